@@ -1,0 +1,73 @@
+"""One exception handler: every 4xx leaves the API as {"type", "detail", "errors"}."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from common.errors import ApplicationError
+
+_TYPES = {
+    400: "validation_error",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "throttled",
+}
+
+
+def _field_errors(detail) -> dict:
+    if isinstance(detail, dict):
+        return {field: _as_list(value) for field, value in detail.items()}
+    if isinstance(detail, list):
+        return {"non_field_errors": _as_list(detail)}
+    return {}
+
+
+def _as_list(value):
+    if isinstance(value, dict):
+        return [_field_errors(value)]
+    if isinstance(value, list):
+        return [_as_list(v) if isinstance(v, dict | list) else str(v) for v in value]
+    return [str(value)]
+
+
+def error_body(status_code: int, detail: str, errors: dict | None = None, **extra) -> dict:
+    body = {"type": _TYPES.get(status_code, "error"), "detail": detail, "errors": errors or {}}
+    body.update(extra)
+    return body
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        body = error_body(exc.status, exc.detail, exc.errors, code=exc.code, **exc.extra)
+        return Response(body, status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        errors = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        return Response(error_body(400, "Invalid input.", errors), status=400)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_body(400, "Invalid input.", _field_errors(exc.detail))
+    else:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
+        response.data = error_body(response.status_code, str(detail), code=code)
+    if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
+        response["WWW-Authenticate"] = "Token"
+    return response

@@ -1,0 +1,213 @@
+"""One customer whatever the touchpoint: identity, preferences, timeline, wishlist, store credit."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from common.models import ApiClient, Channel, TimeStampedModel
+from customers.normalise import normalise_email, normalise_phone
+from inventory.models import Variant
+from stores.models import Store
+
+
+class ContactChannel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "SMS"
+    PHONE = "phone", "Phone call"
+    NONE = "none", "No contact"
+
+
+class Customer(TimeStampedModel):
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    # NULL (not "") when absent, so that the unique constraints only bind real values.
+    email = models.EmailField(max_length=254, null=True, blank=True, unique=True)
+    phone = models.CharField(
+        max_length=20, null=True, blank=True, unique=True, help_text="E.164, e.g. +49301234567"
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customer",
+    )
+    source_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    created_by_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    preferred_store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    postcode = models.CharField(max_length=10, blank=True)
+    sizes = models.JSONField(
+        default=dict, blank=True, help_text='Sizes per category, e.g. {"shirts": "M"}'
+    )
+    favourite_categories = models.JSONField(default=list, blank=True)
+    contact_channel = models.CharField(
+        max_length=10, choices=ContactChannel.choices, default=ContactChannel.EMAIL
+    )
+    marketing_consent = models.BooleanField(default=False)
+    marketing_consent_at = models.DateTimeField(null=True, blank=True)
+    marketing_consent_source = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="aliases",
+        help_text="Set when this record was merged into another; kept as an alias.",
+    )
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email__isnull=False)
+                | models.Q(phone__isnull=False)
+                | models.Q(merged_into__isnull=False),
+                name="customer_has_email_or_phone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or self.phone or f"Customer {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def clean(self) -> None:
+        errors = {}
+        try:
+            self.email = normalise_email(self.email)
+        except ValidationError as exc:
+            errors["email"] = exc.messages
+        try:
+            self.phone = normalise_phone(self.phone)
+        except ValidationError as exc:
+            errors["phone"] = exc.messages
+        if not errors and not self.email and not self.phone and not self.merged_into_id:
+            errors["email"] = ["An e-mail address or a phone number is needed."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class TimelineKind(models.TextChoices):
+    NOTE = "note", "Service note"
+    PRODUCT_VIEW = "product_view", "Product viewed"
+    TOUCHPOINT = "touchpoint", "Touchpoint"
+    PROFILE_CHANGED = "profile_changed", "Profile changed"
+    MERGED = "merged", "Merged"
+    ORDER_PLACED = "order_placed", "Order placed"
+    ORDER_READY = "order_ready", "Order ready for pickup"
+    ORDER_COLLECTED = "order_collected", "Order collected"
+    ORDER_SHIPPED = "order_shipped", "Order shipped"
+    ORDER_DELIVERED = "order_delivered", "Order delivered"
+    ORDER_CANCELLED = "order_cancelled", "Order cancelled"
+    RESERVATION_CREATED = "reservation_created", "Reservation made"
+    RESERVATION_EXTENDED = "reservation_extended", "Reservation extended"
+    RESERVATION_COLLECTED = "reservation_collected", "Reservation collected"
+    RESERVATION_RELEASED = "reservation_released", "Reservation released"
+    RETURN_REQUESTED = "return_requested", "Return announced"
+    RETURN_RECEIVED = "return_received", "Return received"
+    RETURN_REJECTED = "return_rejected", "Return rejected"
+    REFUND_ISSUED = "refund_issued", "Refund issued"
+    STORE_CREDIT = "store_credit", "Store credit"
+    WISHLIST_ADDED = "wishlist_added", "Added to wishlist"
+    WISHLIST_REMOVED = "wishlist_removed", "Removed from wishlist"
+
+
+class TimelineEvent(models.Model):
+    """Everything that happened with a customer, in any channel. Written only via customers.services."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=30, choices=TimelineKind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    at = models.DateTimeField(db_index=True)
+    summary = models.CharField(max_length=500)
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sku = models.CharField(max_length=32, blank=True)
+    subject_type = models.CharField(
+        max_length=30, blank=True, help_text="order, reservation, return, note…"
+    )
+    subject_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["customer", "-at"], name="timeline_customer_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}: {self.summary}"
+
+
+class ServiceNote(TimeStampedModel):
+    """A note from the phone desk or a store ("agreed full refund"), visible to every channel."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField(max_length=4000)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class WishlistItem(TimeStampedModel):
+    """One list per customer, shared by every channel; staff additions carry their name and note."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="wishlist")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    added_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "variant"], name="wishlist_item_once")
+        ]
+
+
+class StoreCreditEntry(models.Model):
+    """Store credit ledger: the balance is the sum of the entries (earned by returns, spent on orders)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="store_credit")
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Positive: earned; negative: spent."
+    )
+    reason = models.CharField(max_length=255)
+    cause_type = models.CharField(max_length=20, blank=True)
+    cause_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "store credit entries"

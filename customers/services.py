@@ -1,0 +1,369 @@
+"""Writes about customers: identity, notes, touchpoints, wishlist, store credit, and the timeline.
+
+Every other app records what happened with a customer through `record_timeline_event`.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from common.actor import Actor
+from common.models import Channel
+from customers.exceptions import CustomerConflict, InvalidCustomerData
+from customers.models import (
+    Customer,
+    ServiceNote,
+    StoreCreditEntry,
+    TimelineEvent,
+    TimelineKind,
+    WishlistItem,
+)
+from customers.normalise import normalise_email, normalise_phone
+from inventory.models import Variant
+from stores.models import Store
+
+
+def record_timeline_event(
+    *,
+    customer: Customer,
+    kind: str,
+    channel: str,
+    summary: str,
+    actor: Actor | None = None,
+    store: Store | None = None,
+    sku: str = "",
+    subject_type: str = "",
+    subject_id: Any = "",
+    data: dict | None = None,
+    at: datetime | None = None,
+) -> TimelineEvent:
+    """Append one entry to the customer's timeline (called inside the caller's transaction)."""
+    actor = actor or Actor.system()
+    return TimelineEvent.objects.create(
+        customer=customer,
+        kind=kind,
+        channel=channel,
+        summary=summary[:500],
+        store=store,
+        sku=sku,
+        subject_type=subject_type,
+        subject_id=str(subject_id) if subject_id != "" else "",
+        data=data or {},
+        at=at or timezone.now(),
+        actor_user=actor.user if getattr(actor.user, "pk", None) else None,
+        actor_client=actor.client,
+    )
+
+
+def _normalised_identity(email: str | None, phone: str | None) -> tuple[str | None, str | None]:
+    errors: dict[str, list[str]] = {}
+    try:
+        email = normalise_email(email)
+    except ValidationError as exc:
+        errors["email"] = exc.messages
+    try:
+        phone = normalise_phone(phone)
+    except ValidationError as exc:
+        errors["phone"] = exc.messages
+    if not errors and not email and not phone:
+        errors["email"] = ["An e-mail address or a phone number is needed."]
+    if errors:
+        raise InvalidCustomerData("Invalid customer data.", errors=errors)
+    return email, phone
+
+
+def find_or_create_customer(
+    *,
+    actor: Actor,
+    email: str | None = None,
+    phone: str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    channel: str | None = None,
+    **preferences: Any,
+) -> tuple[Customer, bool]:
+    """The same person (same normalised e-mail or phone) is the same customer, whatever the channel.
+
+    Returns (customer, created). A known customer gets missing contact data filled in; an e-mail of
+    one customer and a phone of another is a conflict (409) for a person to resolve by merging.
+    """
+    email, phone = _normalised_identity(email, phone)
+    channel = channel or actor.channel
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                matches = list(
+                    Customer.objects.select_for_update()
+                    .filter(merged_into__isnull=True)
+                    .filter(
+                        (Q(email=email) if email else Q(pk__in=[]))
+                        | (Q(phone=phone) if phone else Q(pk__in=[]))
+                    )
+                    .order_by("pk")
+                )
+                if len(matches) > 1:
+                    raise CustomerConflict(
+                        "The e-mail address and the phone number belong to two different customers.",
+                        code="customer_conflict",
+                        extra={"customers": [c.pk for c in matches]},
+                    )
+                if matches:
+                    customer = matches[0]
+                    changed = []
+                    for field, value in (
+                        ("email", email),
+                        ("phone", phone),
+                        ("first_name", first_name),
+                        ("last_name", last_name),
+                    ):
+                        if value and not getattr(customer, field):
+                            setattr(customer, field, value)
+                            changed.append(field)
+                    if changed:
+                        customer.save(update_fields=[*changed, "updated_at"])
+                    return customer, False
+                customer = Customer(
+                    email=email,
+                    phone=phone,
+                    first_name=first_name,
+                    last_name=last_name,
+                    source_channel=channel,
+                    created_by_client=actor.client,
+                    **preferences,
+                )
+                customer.full_clean()
+                customer.save()
+                record_timeline_event(
+                    customer=customer,
+                    kind=TimelineKind.PROFILE_CHANGED,
+                    channel=channel,
+                    summary="Customer record created",
+                    actor=actor,
+                )
+                return customer, True
+        except IntegrityError:
+            # A concurrent request created the same person first: look again.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+PROFILE_FIELDS = {
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "preferred_store",
+    "postcode",
+    "sizes",
+    "favourite_categories",
+    "contact_channel",
+    "marketing_consent",
+}
+
+
+@transaction.atomic
+def update_customer_profile(*, actor: Actor, customer: Customer, **changes: Any) -> Customer:
+    """Change contact data and preferences; consent changes record when and where they were given."""
+    unknown = set(changes) - PROFILE_FIELDS
+    if unknown:
+        raise InvalidCustomerData(
+            "Unknown fields.", errors={f: ["Cannot be changed here."] for f in sorted(unknown)}
+        )
+    if "email" in changes or "phone" in changes:
+        email, phone = _normalised_identity(
+            changes.get("email", customer.email), changes.get("phone", customer.phone)
+        )
+        changes["email"], changes["phone"] = email, phone
+        clash = Customer.objects.exclude(pk=customer.pk).filter(
+            (Q(email=email) if email else Q(pk__in=[]))
+            | (Q(phone=phone) if phone else Q(pk__in=[]))
+        )
+        if clash.exists():
+            raise CustomerConflict(
+                "Another customer already has this e-mail address or phone number."
+            )
+    if (
+        "marketing_consent" in changes
+        and changes["marketing_consent"] != customer.marketing_consent
+    ):
+        customer.marketing_consent_at = timezone.now()
+        customer.marketing_consent_source = actor.channel
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    customer.full_clean()
+    customer.save()
+    record_timeline_event(
+        customer=customer,
+        kind=TimelineKind.PROFILE_CHANGED,
+        channel=actor.channel,
+        summary="Profile changed: " + ", ".join(sorted(changes)),
+        actor=actor,
+    )
+    return customer
+
+
+@transaction.atomic
+def add_service_note(
+    *,
+    actor: Actor,
+    customer: Customer,
+    text: str,
+    channel: str | None = None,
+    store: Store | None = None,
+) -> ServiceNote:
+    """A note every channel sees on the customer's timeline ("agreed full refund")."""
+    text = (text or "").strip()
+    if not text:
+        raise InvalidCustomerData("Invalid note.", errors={"text": ["A note needs some text."]})
+    channel = channel or actor.channel
+    note = ServiceNote.objects.create(
+        customer=customer,
+        text=text,
+        channel=channel,
+        store=store,
+        author_user=actor.user if getattr(actor.user, "pk", None) else None,
+        author_client=actor.client,
+    )
+    record_timeline_event(
+        customer=customer,
+        kind=TimelineKind.NOTE,
+        channel=channel,
+        summary=text,
+        actor=actor,
+        store=store,
+        subject_type="note",
+        subject_id=note.pk,
+        data={"author": actor.label},
+    )
+    return note
+
+
+@transaction.atomic
+def record_touchpoint(
+    *,
+    actor: Actor,
+    customer: Customer,
+    kind: str,
+    channel: str | None = None,
+    sku: str = "",
+    at: datetime | None = None,
+    store: Store | None = None,
+    data: dict | None = None,
+) -> TimelineEvent:
+    """A web or app event (a product view, a newsletter click) on the customer's timeline."""
+    allowed = {TimelineKind.PRODUCT_VIEW, TimelineKind.TOUCHPOINT}
+    if kind not in allowed:
+        raise InvalidCustomerData(
+            "Invalid touchpoint.", errors={"kind": [f"Use one of: {', '.join(sorted(allowed))}."]}
+        )
+    summary = "Touchpoint"
+    if sku:
+        variant = Variant.objects.select_related("product").filter(sku=sku).first()
+        if variant is None:
+            raise InvalidCustomerData(
+                "Invalid touchpoint.", errors={"sku": [f"Unknown SKU '{sku}'."]}
+            )
+        summary = (
+            f"Viewed {variant.label} ({sku})"
+            if kind == TimelineKind.PRODUCT_VIEW
+            else f"{kind}: {sku}"
+        )
+    return record_timeline_event(
+        customer=customer,
+        kind=kind,
+        channel=channel or actor.channel,
+        summary=summary,
+        actor=actor,
+        sku=sku,
+        at=at,
+        store=store,
+        data=data,
+    )
+
+
+@transaction.atomic
+def add_to_wishlist(
+    *,
+    actor: Actor,
+    customer: Customer,
+    variant: Variant,
+    note: str = "",
+    store: Store | None = None,
+) -> WishlistItem:
+    """Add an item to the customer's one list; adding it again updates the note."""
+    item, created = WishlistItem.objects.get_or_create(
+        customer=customer,
+        variant=variant,
+        defaults={
+            "note": note,
+            "channel": actor.channel,
+            "added_by_user": actor.user
+            if getattr(actor.user, "pk", None) and actor.channel == Channel.STORE
+            else None,
+            "store": store,
+        },
+    )
+    if not created and note and note != item.note:
+        item.note = note
+        item.save(update_fields=["note", "updated_at"])
+    if created:
+        by = f" by {actor.label}" if actor.channel == Channel.STORE else ""
+        record_timeline_event(
+            customer=customer,
+            kind=TimelineKind.WISHLIST_ADDED,
+            channel=actor.channel,
+            summary=f"Added {variant.label} ({variant.sku}) to the wishlist{by}",
+            actor=actor,
+            store=store,
+            sku=variant.sku,
+            subject_type="wishlist_item",
+            subject_id=item.pk,
+        )
+    return item
+
+
+@transaction.atomic
+def remove_from_wishlist(*, actor: Actor, item: WishlistItem) -> None:
+    record_timeline_event(
+        customer=item.customer,
+        kind=TimelineKind.WISHLIST_REMOVED,
+        channel=actor.channel,
+        summary=f"Removed {item.variant.sku} from the wishlist",
+        actor=actor,
+        sku=item.variant.sku,
+    )
+    item.delete()
+
+
+def store_credit_balance(customer: Customer) -> Decimal:
+    return StoreCreditEntry.objects.filter(customer=customer).aggregate(s=Sum("amount"))[
+        "s"
+    ] or Decimal("0.00")
+
+
+@transaction.atomic
+def add_store_credit_entry(
+    *, customer: Customer, amount: Decimal, reason: str, cause_type: str = "", cause_id: Any = ""
+) -> StoreCreditEntry:
+    """Earn (positive) or spend (negative) store credit; the balance never goes below zero."""
+    # Lock the customer row so that two spends cannot both see the same balance.
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    if amount < 0 and store_credit_balance(customer) + amount < 0:
+        raise CustomerConflict(
+            "Not enough store credit.",
+            code="insufficient_store_credit",
+            extra={"balance": str(store_credit_balance(customer))},
+        )
+    return StoreCreditEntry.objects.create(
+        customer=customer,
+        amount=amount,
+        reason=reason,
+        cause_type=cause_type,
+        cause_id=str(cause_id),
+    )

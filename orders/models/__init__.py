@@ -1,0 +1,49 @@
+from orders.models.orders import (
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChange,
+    PaymentStatus,
+)
+from orders.models.reservations import (
+    ReleaseReason,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    ReservationStatusChange,
+)
+from orders.models.returns import (
+    LineCondition,
+    Refund,
+    RefundMethod,
+    Return,
+    ReturnLine,
+    ReturnMethod,
+    ReturnReason,
+    ReturnStatus,
+    ReturnStatusChange,
+)
+
+__all__ = [
+    "Fulfilment",
+    "LineCondition",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OrderStatusChange",
+    "PaymentStatus",
+    "Refund",
+    "RefundMethod",
+    "ReleaseReason",
+    "Reservation",
+    "ReservationLine",
+    "ReservationStatus",
+    "ReservationStatusChange",
+    "Return",
+    "ReturnLine",
+    "ReturnMethod",
+    "ReturnReason",
+    "ReturnStatus",
+    "ReturnStatusChange",
+]

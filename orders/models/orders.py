@@ -1,0 +1,190 @@
+"""One order record whatever the channel: webshop, app, phone desk or store counter."""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from common.models import ApiClient, Channel, TimeStampedModel
+from customers.models import Customer
+from inventory.models import Transfer, Variant
+from stores.models import Store
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "placed", "Placed"
+    READY_FOR_PICKUP = "ready_for_pickup", "Ready for pickup"
+    COLLECTED = "collected", "Collected"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Fulfilment(models.TextChoices):
+    PICKUP = "pickup", "Click & collect"
+    DELIVERY = "delivery", "Home delivery"
+    COUNTER = "counter", "Sold at the counter"
+
+
+class PaymentStatus(models.TextChoices):
+    PAID = "paid", "Paid"
+    PAY_AT_PICKUP = "pay_at_pickup", "Pay at pickup"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+
+
+# Order number prefix per channel: W-000123 (web), A- (app), P- (phone), S- (store).
+NUMBER_PREFIX = {Channel.WEB: "W", Channel.APP: "A", Channel.PHONE: "P", Channel.STORE: "S"}
+
+
+class Order(TimeStampedModel):
+    # The workflow, declared once: orders.services.orders moves the status through this table only.
+    TRANSITIONS = {
+        OrderStatus.PLACED: {
+            OrderStatus.READY_FOR_PICKUP,
+            OrderStatus.SHIPPED,
+            OrderStatus.COLLECTED,
+            OrderStatus.CANCELLED,
+        },
+        OrderStatus.READY_FOR_PICKUP: {OrderStatus.COLLECTED, OrderStatus.CANCELLED},
+        OrderStatus.SHIPPED: {OrderStatus.DELIVERED},
+        OrderStatus.COLLECTED: set(),
+        OrderStatus.DELIVERED: set(),
+        OrderStatus.CANCELLED: set(),
+    }
+
+    number = models.CharField(max_length=20, unique=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    fulfilment = models.CharField(max_length=10, choices=Fulfilment.choices)
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.PLACED, db_index=True
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    pickup_store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.PROTECT, related_name="pickup_orders"
+    )
+    fulfilment_store = models.ForeignKey(
+        Store,
+        on_delete=models.PROTECT,
+        related_name="fulfilled_orders",
+        help_text="Where the stock is reserved and sold: the pickup store, the shipping warehouse or the counter.",
+    )
+    transfer = models.ForeignKey(
+        Transfer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+        help_text="Stock coming from a warehouse before the order can be ready.",
+    )
+    shipping_address = models.JSONField(default=dict, blank=True)
+
+    payment_status = models.CharField(
+        max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PAID
+    )
+    payment_method = models.CharField(
+        max_length=20, default="card", help_text="card, cash, invoice, store_credit…"
+    )
+    currency = models.CharField(max_length=3, default="EUR")
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    discount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    store_credit_used = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+
+    pickup_code = models.CharField(max_length=12, null=True, blank=True)
+    pickup_code_attempts = models.PositiveIntegerField(default=0)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    pickup_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    collected_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    created_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="order_total_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(fulfilment="pickup") | models.Q(pickup_store__isnull=False),
+                name="pickup_order_has_pickup_store",
+            ),
+            # A pickup code is unique among the orders that can still be collected.
+            models.UniqueConstraint(
+                fields=["pickup_code"],
+                condition=models.Q(status="ready_for_pickup"),
+                name="pickup_code_unique_while_open",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="order_customer_created_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=32)
+    name = models.CharField(max_length=300)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    discount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, help_text="Discount on the whole line."
+    )
+    handed_over = models.PositiveIntegerField(
+        default=0, help_text="Collected at the counter or delivered."
+    )
+    returned = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="order_line_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(handed_over__lte=models.F("quantity")),
+                name="order_line_handed_over_within_quantity",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(returned__lte=models.F("handed_over")),
+                name="order_line_returned_within_handed_over",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+    @property
+    def line_total(self):
+        return self.unit_price * self.quantity - self.discount
+
+
+class OrderStatusChange(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]

@@ -1,0 +1,153 @@
+"""Cross-channel returns: anything bought anywhere comes back anywhere; refunds follow the money."""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from common.models import ApiClient, Channel, TimeStampedModel
+from customers.models import Customer
+from stores.models import Store
+
+
+class ReturnStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    RECEIVED = "received", "Received"
+    REFUNDED = "refunded", "Refunded"
+    REJECTED = "rejected", "Rejected"
+
+
+class ReturnMethod(models.TextChoices):
+    STORE = "store", "At a store counter"
+    MAIL = "mail", "By mail to the warehouse"
+
+
+class ReturnReason(models.TextChoices):
+    TOO_SMALL = "too_small", "Too small"
+    TOO_LARGE = "too_large", "Too large"
+    NOT_AS_DESCRIBED = "not_as_described", "Not as described"
+    DEFECTIVE = "defective", "Defective"
+    WRONG_ITEM = "wrong_item", "Wrong item delivered"
+    CHANGED_MIND = "changed_mind", "Changed mind"
+    OTHER = "other", "Other"
+
+
+class LineCondition(models.TextChoices):
+    RESELLABLE = "resellable", "Resellable"
+    DAMAGED = "damaged", "Damaged"
+
+
+class RefundMethod(models.TextChoices):
+    ORIGINAL = "original", "Original payment"
+    STORE_CREDIT = "store_credit", "Store credit"
+
+
+class Return(TimeStampedModel):
+    TRANSITIONS = {
+        ReturnStatus.REQUESTED: {ReturnStatus.RECEIVED, ReturnStatus.REJECTED},
+        ReturnStatus.RECEIVED: {ReturnStatus.REFUNDED, ReturnStatus.REJECTED},
+        ReturnStatus.REFUNDED: set(),
+        ReturnStatus.REJECTED: set(),
+    }
+
+    number = models.CharField(max_length=20, unique=True)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="returns")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="returns")
+    method = models.CharField(
+        max_length=10, choices=ReturnMethod.choices, default=ReturnMethod.STORE
+    )
+    store = models.ForeignKey(
+        Store,
+        on_delete=models.PROTECT,
+        related_name="returns",
+        help_text="Where the goods arrive: a store that accepts returns, or the warehouse for mail returns.",
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(
+        max_length=20, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED, db_index=True
+    )
+    window_override_reason = models.CharField(max_length=255, blank=True)
+    window_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rejection_reason = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    replacement_order = models.OneToOneField(
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="exchange_for",
+    )
+    created_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ReturnLine(models.Model):
+    return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(
+        "orders.OrderLine", on_delete=models.PROTECT, related_name="return_lines"
+    )
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    reason = models.CharField(max_length=20, choices=ReturnReason.choices)
+    reason_text = models.CharField(max_length=500, blank=True)
+    condition = models.CharField(max_length=20, choices=LineCondition.choices, blank=True)
+    refund_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1), name="return_line_quantity_positive"
+            ),
+        ]
+
+
+class ReturnStatusChange(models.Model):
+    return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+
+class Refund(TimeStampedModel):
+    """Money back for a return: to the order's original payment or as store credit."""
+
+    return_request = models.ForeignKey(Return, on_delete=models.PROTECT, related_name="refunds")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
+    method = models.CharField(max_length=20, choices=RefundMethod.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    provider = models.CharField(max_length=30, default="manual")
+    provider_reference = models.CharField(max_length=100, blank=True)
+    created_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0), name="refund_amount_not_negative"
+            )
+        ]

@@ -1,0 +1,1 @@
+"""Order workflows: orders.py (orders, click & collect, delivery), reservations.py, returns.py."""

@@ -1,0 +1,3 @@
+from orders.api import orders, reservations, returns
+
+urlpatterns = [*orders.urlpatterns, *reservations.urlpatterns, *returns.urlpatterns]

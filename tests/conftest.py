@@ -1,0 +1,88 @@
+import socket
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from common.auth import issue_user_token
+from common.models import Channel
+from tests.factories import (
+    CustomerFactory,
+    StoreFactory,
+    UserFactory,
+    api_client_with_key,
+    staff_user,
+)
+
+IS_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+requires_postgres = pytest.mark.skipif(
+    not IS_POSTGRES,
+    reason="needs PostgreSQL: set DATABASE_URL=postgres://… (SQLite serialises all writers)",
+)
+
+
+def service_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def token_client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def web(db):
+    """The webshop's server: an API client of channel web."""
+    client, key = api_client_with_key("webshop", Channel.WEB)
+    api = token_client(key)
+    api.api_client = client
+    return api
+
+
+@pytest.fixture
+def phone_desk(db):
+    client, key = api_client_with_key("phone-desk", Channel.PHONE)
+    api = token_client(key)
+    api.api_client = client
+    return api
+
+
+@pytest.fixture
+def store(db):
+    return StoreFactory(code="BER-01", name="Berlin Mitte")
+
+
+@pytest.fixture
+def other_store(db):
+    return StoreFactory(code="HAM-01", name="Hamburg", latitude="53.550341", longitude="10.000654")
+
+
+@pytest.fixture
+def staff(store):
+    """A staff member of BER-01, logged in with a token."""
+    user = staff_user(store)
+    api = token_client(issue_user_token(user))
+    api.user = user
+    return api
+
+
+@pytest.fixture
+def customer_api(db):
+    """A customer login with its own Customer record."""
+    user = UserFactory()
+    customer = CustomerFactory(user=user, email=user.email)
+    api = token_client(issue_user_token(user))
+    api.user = user
+    api.customer = customer
+    return api
