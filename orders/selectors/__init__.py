@@ -1,0 +1,1 @@
+"""Reads for orders, reservations and returns, shaped for their callers."""
