@@ -175,6 +175,12 @@ class Transfer(TimeStampedModel):
         max_length=20, choices=TransferStatus.choices, default=TransferStatus.REQUESTED
     )
     reason = models.CharField(max_length=255, blank=True)
+    # What the goods travel for (e.g. the order lines of a pickup order): on arrival they are
+    # reserved at the destination for that cause, so nobody else can take them.
+    destined_cause_type = models.CharField(max_length=20, choices=CauseType.choices, blank=True)
+    destined_cause_id = models.CharField(
+        max_length=64, blank=True, help_text="Set when one cause covers every line."
+    )
     shipped_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
 
@@ -195,8 +201,10 @@ class TransferLine(models.Model):
     transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines")
     variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    destined_cause_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
+        ordering = ["id"]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(quantity__gte=1), name="transfer_line_quantity_positive"

@@ -1,0 +1,686 @@
+"""Stock services: every change of on_hand or reserved, each with its ledger rows.
+
+Only this module writes StockItem quantities and StockMovement rows. Every service is one
+transaction. Rows of one store are always touched in StockItem id order, so two multi-line
+operations can never wait on each other in a cycle (no deadlock). A reservation is a conditional
+UPDATE that only succeeds while enough is available, so concurrent callers can never promise the
+same unit twice.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from common.actor import Actor
+from common.errors import move_status
+from inventory.exceptions import InsufficientStock, InvalidStockRequest, StockConflict
+from inventory.models import (
+    CauseType,
+    MovementKind,
+    StockItem,
+    StockMovement,
+    Transfer,
+    TransferLine,
+    TransferStatus,
+    Variant,
+)
+from stores.models import Store
+
+# (variant, quantity) for goods in; (variant, quantity, cause_id) for promises and sales.
+StockLine = tuple[Variant, int]
+CausedStockLine = tuple[Variant, int, str]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _actor_fields(actor: Actor) -> dict[str, Any]:
+    user = actor.user if getattr(actor.user, "pk", None) is not None else None
+    return {"actor_user": user, "actor_client": actor.client}
+
+
+def _check_quantity(quantity: Any, field: str = "quantity", *, allow_zero: bool = False) -> int:
+    minimum = 0 if allow_zero else 1
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < minimum:
+        raise InvalidStockRequest(
+            "Invalid stock quantity.",
+            errors={field: [f"Must be a whole number of at least {minimum}."]},
+        )
+    return quantity
+
+
+def _normalise_lines(lines: Iterable[Any], *, with_cause: bool) -> list[tuple[Variant, int, str]]:
+    """Accept tuples (or objects with variant/quantity/cause_id); check every quantity."""
+    result: list[tuple[Variant, int, str]] = []
+    errors: list[str] = []
+    for index, line in enumerate(lines):
+        if isinstance(line, tuple | list):
+            variant, quantity, *rest = line
+            cause_id = rest[0] if rest else ""
+        else:
+            variant = line.variant
+            quantity = line.quantity
+            cause_id = getattr(line, "cause_id", "")
+        if not isinstance(variant, Variant) or variant.pk is None:
+            errors.append(f"Line {index + 1}: an existing SKU is needed.")
+            continue
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            errors.append(f"Line {index + 1} ({variant.sku}): quantity must be at least 1.")
+            continue
+        result.append((variant, quantity, str(cause_id) if with_cause else ""))
+    if errors:
+        raise InvalidStockRequest("Invalid stock lines.", errors={"lines": errors})
+    if not result:
+        raise InvalidStockRequest("Invalid stock lines.", errors={"lines": ["At least one line."]})
+    return result
+
+
+def _items_for(
+    store: Store, variant_ids: Iterable[int], *, create: bool, lock: bool
+) -> dict[int, StockItem]:
+    """The store's stock rows for these SKUs, by variant id; locked in id order if asked."""
+    variant_ids = set(variant_ids)
+    if create:
+        existing = set(
+            StockItem.objects.filter(store=store, variant_id__in=variant_ids).values_list(
+                "variant_id", flat=True
+            )
+        )
+        missing = variant_ids - existing
+        if missing:
+            # A concurrent creator wins the unique index; ours is then silently skipped.
+            StockItem.objects.bulk_create(
+                [StockItem(store=store, variant_id=vid) for vid in sorted(missing)],
+                ignore_conflicts=True,
+            )
+    qs = StockItem.objects.filter(store=store, variant_id__in=variant_ids).order_by("pk")
+    if lock:
+        qs = qs.select_for_update()
+    return {item.variant_id: item for item in qs}
+
+
+def _movement(
+    item: StockItem,
+    kind: str,
+    *,
+    actor: Actor,
+    on_hand: int = 0,
+    reserved: int = 0,
+    cause_type: str,
+    cause_id: str = "",
+    reason: str = "",
+) -> StockMovement:
+    return StockMovement(
+        stock_item=item,
+        kind=kind,
+        on_hand_delta=on_hand,
+        reserved_delta=reserved,
+        cause_type=cause_type,
+        cause_id=str(cause_id)[:64],
+        reason=(reason or "")[:255],
+        **_actor_fields(actor),
+    )
+
+
+def _change(item: StockItem, *, on_hand: int = 0, reserved: int = 0) -> None:
+    """Apply deltas in SQL (the row is locked by the caller) and mirror them on the instance."""
+    StockItem.objects.filter(pk=item.pk).update(
+        on_hand=F("on_hand") + on_hand,
+        reserved=F("reserved") + reserved,
+        updated_at=timezone.now(),
+    )
+    item.on_hand += on_hand
+    item.reserved += reserved
+
+
+def _totals(lines: Sequence[tuple[Variant, int, str]]) -> dict[int, int]:
+    totals: dict[int, int] = defaultdict(int)
+    for variant, quantity, _ in lines:
+        totals[variant.pk] += quantity
+    return totals
+
+
+def _short_line(variant: Variant, store: Store, requested: int, available: int) -> dict:
+    return {
+        "sku": variant.sku,
+        "store": store.code,
+        "requested": requested,
+        "available": max(available, 0),
+    }
+
+
+def _ordered(
+    lines: Sequence[tuple[Variant, int, str]], items: dict[int, StockItem]
+) -> list[tuple[Variant, int, str]]:
+    return sorted(lines, key=lambda line: items[line[0].pk].pk if line[0].pk in items else 0)
+
+
+# --- goods in and counts ---------------------------------------------------------------------
+
+
+def receive(
+    *,
+    actor: Actor,
+    store: Store,
+    lines: list[StockLine],
+    reason: str = "",
+    cause_type: str = CauseType.MANUAL,
+    cause_id: str = "",
+) -> None:
+    """Goods received at a store: on_hand goes up by each line's quantity (receipt movements).
+
+    Raises InvalidStockRequest for an empty line list or a quantity below 1.
+    """
+    checked = _normalise_lines(lines, with_cause=False)
+    with transaction.atomic():
+        items = _items_for(store, (v.pk for v, _, _ in checked), create=True, lock=True)
+        movements = []
+        for variant, quantity, _ in _ordered(checked, items):
+            item = items[variant.pk]
+            _change(item, on_hand=quantity)
+            movements.append(
+                _movement(
+                    item,
+                    MovementKind.RECEIPT,
+                    actor=actor,
+                    on_hand=quantity,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    reason=reason,
+                )
+            )
+        StockMovement.objects.bulk_create(movements)
+
+
+def adjust_to_count(
+    *,
+    actor: Actor,
+    store: Store,
+    variant: Variant,
+    counted: int,
+    reason: str,
+    cause_type: str = CauseType.MANUAL,
+    cause_id: str = "",
+) -> StockMovement | None:
+    """A stock count sets on_hand; the difference is written as an adjustment movement.
+
+    Returns None when the count matches (nothing written, so a repeated count changes nothing).
+    Raises InvalidStockRequest for a negative count, StockConflict when the count is below what
+    is reserved (those units are promised; the promises must be released first).
+    """
+    _check_quantity(counted, "counted", allow_zero=True)
+    with transaction.atomic():
+        item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
+        if counted < item.reserved:
+            raise StockConflict(
+                f"{variant.sku} at {store.code}: counted {counted} but {item.reserved} are "
+                "reserved; release those first.",
+                code="count_below_reserved",
+                extra={"sku": variant.sku, "store": store.code, "reserved": item.reserved},
+            )
+        delta = counted - item.on_hand
+        if delta == 0:
+            return None
+        _change(item, on_hand=delta)
+        movement = _movement(
+            item,
+            MovementKind.ADJUSTMENT,
+            actor=actor,
+            on_hand=delta,
+            cause_type=cause_type,
+            cause_id=cause_id,
+            reason=reason,
+        )
+        movement.save()
+        return movement
+
+
+def set_safety_stock(*, actor: Actor, store: Store, variant: Variant, quantity: int) -> StockItem:
+    """Units kept back from online promises at this store (0 or more). Not a ledger change.
+
+    Raises InvalidStockRequest for a negative quantity.
+    """
+    _check_quantity(quantity, allow_zero=True)
+    with transaction.atomic():
+        item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
+        item.safety_stock = quantity
+        item.save(update_fields=["safety_stock", "updated_at"])
+        return item
+
+
+# --- promises and sales ----------------------------------------------------------------------
+
+
+def reserve(
+    *,
+    actor: Actor,
+    store: Store,
+    lines: list[CausedStockLine],
+    cause_type: str,
+    reason: str = "",
+) -> None:
+    """Promise stock at a store, all lines or none (one reserve movement per line).
+
+    Each SKU's row is raised with a conditional UPDATE (only while on_hand - reserved -
+    safety_stock covers it), in StockItem id order. A missing stock row is created (0 available).
+    Raises InsufficientStock naming every short line with what is available, and
+    InvalidStockRequest for bad lines; nothing is written in either case.
+    """
+    checked = _normalise_lines(lines, with_cause=True)
+    totals = _totals(checked)
+    variants = {v.pk: v for v, _, _ in checked}
+    with transaction.atomic():
+        items = _items_for(store, totals, create=True, lock=False)
+        short: list[dict] = []
+        now = timezone.now()
+        for item in sorted(items.values(), key=lambda i: i.pk):
+            wanted = totals[item.variant_id]
+            if not short:
+                raised = StockItem.objects.filter(
+                    pk=item.pk, on_hand__gte=F("reserved") + F("safety_stock") + wanted
+                ).update(reserved=F("reserved") + wanted, updated_at=now)
+                if raised:
+                    continue
+            # Short (or an earlier line was): read what is there now, for the error.
+            current = StockItem.objects.filter(pk=item.pk).values(
+                "on_hand", "reserved", "safety_stock"
+            )[0]
+            available = current["on_hand"] - current["reserved"] - current["safety_stock"]
+            if available < wanted:
+                short.append(_short_line(variants[item.variant_id], store, wanted, available))
+        if short:
+            raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
+        StockMovement.objects.bulk_create(
+            [
+                _movement(
+                    items[variant.pk],
+                    MovementKind.RESERVE,
+                    actor=actor,
+                    reserved=quantity,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    reason=reason,
+                )
+                for variant, quantity, cause_id in checked
+            ]
+        )
+
+
+def release(
+    *,
+    actor: Actor,
+    store: Store,
+    lines: list[CausedStockLine],
+    cause_type: str,
+    reason: str = "",
+) -> None:
+    """Give promised units back to the available stock (release movements).
+
+    Raises StockConflict when a line releases more than is reserved at the store.
+    """
+    checked = _normalise_lines(lines, with_cause=True)
+    totals = _totals(checked)
+    with transaction.atomic():
+        items = _items_for(store, totals, create=False, lock=True)
+        _require_reserved(store, checked, totals, items)
+        movements = []
+        for variant, quantity, cause_id in _ordered(checked, items):
+            item = items[variant.pk]
+            _change(item, reserved=-quantity)
+            movements.append(
+                _movement(
+                    item,
+                    MovementKind.RELEASE,
+                    actor=actor,
+                    reserved=-quantity,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    reason=reason,
+                )
+            )
+        StockMovement.objects.bulk_create(movements)
+
+
+def _require_reserved(
+    store: Store,
+    lines: Sequence[tuple[Variant, int, str]],
+    totals: dict[int, int],
+    items: dict[int, StockItem],
+) -> None:
+    problems = []
+    for variant in {v.pk: v for v, _, _ in lines}.values():
+        item = items.get(variant.pk)
+        reserved = item.reserved if item else 0
+        if reserved < totals[variant.pk]:
+            problems.append(
+                {"sku": variant.sku, "requested": totals[variant.pk], "reserved": reserved}
+            )
+    if problems:
+        names = ", ".join(f"{p['sku']} ({p['reserved']} reserved)" for p in problems)
+        raise StockConflict(
+            f"Not that much is reserved at {store.code}: {names}.",
+            code="not_reserved",
+            extra={"store": store.code, "lines": problems},
+        )
+
+
+def sell(
+    *,
+    actor: Actor,
+    store: Store,
+    lines: list[CausedStockLine],
+    cause_type: str,
+    from_reserved: bool = True,
+    reason: str = "",
+) -> None:
+    """Units leave the store as a sale (sale movements: on_hand down).
+
+    from_reserved=True turns a reservation into a sale (reserved goes down too) and raises
+    StockConflict if not that much is reserved. from_reserved=False is a direct counter sale of
+    unreserved shelf stock; raises InsufficientStock naming every short line. Safety stock is
+    kept back from online promises only, so the customer at the counter may buy it.
+    """
+    checked = _normalise_lines(lines, with_cause=True)
+    totals = _totals(checked)
+    with transaction.atomic():
+        items = _items_for(store, totals, create=False, lock=True)
+        if from_reserved:
+            _require_reserved(store, checked, totals, items)
+        else:
+            short = []
+            for variant in {v.pk: v for v, _, _ in checked}.values():
+                item = items.get(variant.pk)
+                free = item.on_hand - item.reserved if item else 0
+                if free < totals[variant.pk]:
+                    short.append(_short_line(variant, store, totals[variant.pk], free))
+            if short:
+                raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
+        movements = []
+        reserved_delta = -1 if from_reserved else 0
+        for variant, quantity, cause_id in _ordered(checked, items):
+            item = items[variant.pk]
+            _change(item, on_hand=-quantity, reserved=reserved_delta * quantity)
+            movements.append(
+                _movement(
+                    item,
+                    MovementKind.SALE,
+                    actor=actor,
+                    on_hand=-quantity,
+                    reserved=reserved_delta * quantity,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    reason=reason,
+                )
+            )
+        StockMovement.objects.bulk_create(movements)
+
+
+# --- returns and damage ----------------------------------------------------------------------
+
+
+def restock_return(
+    *,
+    actor: Actor,
+    store: Store,
+    variant: Variant,
+    quantity: int,
+    cause_id: str,
+    reason: str = "",
+) -> StockMovement:
+    """A resellable returned item goes back on the receiving store's shelf (on_hand up).
+
+    Raises InvalidStockRequest for a quantity below 1.
+    """
+    _check_quantity(quantity)
+    with transaction.atomic():
+        item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
+        _change(item, on_hand=quantity)
+        movement = _movement(
+            item,
+            MovementKind.RETURN_RESTOCK,
+            actor=actor,
+            on_hand=quantity,
+            cause_type=CauseType.RETURN_LINE,
+            cause_id=cause_id,
+            reason=reason,
+        )
+        movement.save()
+        return movement
+
+
+def mark_damaged(
+    *,
+    actor: Actor,
+    store: Store,
+    variant: Variant,
+    quantity: int,
+    cause_type: str = CauseType.MANUAL,
+    cause_id: str = "",
+    reason: str = "",
+    returned: bool = False,
+) -> StockMovement:
+    """Write off damaged units (damage movement).
+
+    returned=False: units on the shelf are written off (on_hand down); reserved units are
+    promised and cannot be written off (StockConflict). returned=True: a damaged returned item
+    never becomes stock, so the movement has no quantity change and names the return line.
+    Raises InvalidStockRequest for a quantity below 1.
+    """
+    _check_quantity(quantity)
+    with transaction.atomic():
+        item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
+        if returned:
+            if cause_type == CauseType.MANUAL:
+                cause_type = CauseType.RETURN_LINE
+            movement = _movement(
+                item,
+                MovementKind.DAMAGE,
+                actor=actor,
+                cause_type=cause_type,
+                cause_id=cause_id,
+                reason=reason or f"{quantity} returned damaged, written off on arrival",
+            )
+            movement.save()
+            return movement
+        free = item.on_hand - item.reserved
+        if free < quantity:
+            raise StockConflict(
+                f"{variant.sku} at {store.code}: only {free} unreserved on the shelf.",
+                code="damage_exceeds_shelf_stock",
+                extra={"sku": variant.sku, "store": store.code, "unreserved": max(free, 0)},
+            )
+        _change(item, on_hand=-quantity)
+        movement = _movement(
+            item,
+            MovementKind.DAMAGE,
+            actor=actor,
+            on_hand=-quantity,
+            cause_type=cause_type,
+            cause_id=cause_id,
+            reason=reason,
+        )
+        movement.save()
+        return movement
+
+
+# --- transfers -------------------------------------------------------------------------------
+
+
+def create_transfer(
+    *,
+    actor: Actor,
+    from_store: Store,
+    to_store: Store,
+    lines: list[StockLine],
+    reason: str = "",
+    destined_cause_type: str = "",
+    destined_cause_ids: list[str] | None = None,
+) -> Transfer:
+    """Request goods from one store for another; the goods are reserved at the source.
+
+    destined_cause_ids: one id for the whole transfer, or one per line (e.g. the order lines the
+    goods travel for); with destined_cause_type they are reserved for that cause on arrival.
+    Raises InsufficientStock (all or nothing) and InvalidStockRequest for bad input.
+    """
+    checked = _normalise_lines(lines, with_cause=False)
+    errors: dict[str, list[str]] = {}
+    if from_store.pk == to_store.pk:
+        errors["to_store"] = ["A transfer goes between two different stores."]
+    ids = [str(i) for i in (destined_cause_ids or [])]
+    if ids and len(ids) not in (1, len(checked)):
+        errors["destined_cause_ids"] = ["One id for the transfer or one per line."]
+    if ids and not destined_cause_type:
+        errors["destined_cause_type"] = ["Needed with destined_cause_ids."]
+    if errors:
+        raise InvalidStockRequest("Invalid transfer.", errors=errors)
+    per_line = ids if len(ids) == len(checked) and len(ids) > 1 else [""] * len(checked)
+    with transaction.atomic():
+        transfer = Transfer.objects.create(
+            from_store=from_store,
+            to_store=to_store,
+            reason=reason[:255],
+            destined_cause_type=destined_cause_type if ids else "",
+            destined_cause_id=ids[0] if len(ids) == 1 else "",
+        )
+        TransferLine.objects.bulk_create(
+            [
+                TransferLine(
+                    transfer=transfer, variant=variant, quantity=quantity, destined_cause_id=cid
+                )
+                for (variant, quantity, _), cid in zip(checked, per_line, strict=True)
+            ]
+        )
+        reserve(
+            actor=actor,
+            store=from_store,
+            lines=[(v, q, str(transfer.pk)) for v, q, _ in checked],
+            cause_type=CauseType.TRANSFER,
+            reason=reason or f"Held for transfer to {to_store.code}",
+        )
+        return transfer
+
+
+def _transfer_lines(transfer: Transfer) -> list[TransferLine]:
+    return list(transfer.lines.select_related("variant").order_by("pk"))
+
+
+def _lock_transfer(transfer: Transfer) -> Transfer:
+    locked = (
+        Transfer.objects.select_for_update(of=("self",))
+        .select_related("from_store", "to_store")
+        .get(pk=transfer.pk)
+    )
+    return locked
+
+
+def dispatch_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
+    """The goods leave the source: transfer_out (on_hand and reserved down), status in_transit.
+
+    Raises IllegalTransition unless the transfer is requested.
+    """
+    with transaction.atomic():
+        locked = _lock_transfer(transfer)
+        move_status(locked, Transfer.TRANSITIONS, TransferStatus.IN_TRANSIT, "transfer")
+        lines = _transfer_lines(locked)
+        items = _items_for(
+            locked.from_store, {ln.variant_id for ln in lines}, create=False, lock=True
+        )
+        movements = []
+        for line in sorted(lines, key=lambda ln: items[ln.variant_id].pk):
+            item = items[line.variant_id]
+            _change(item, on_hand=-line.quantity, reserved=-line.quantity)
+            movements.append(
+                _movement(
+                    item,
+                    MovementKind.TRANSFER_OUT,
+                    actor=actor,
+                    on_hand=-line.quantity,
+                    reserved=-line.quantity,
+                    cause_type=CauseType.TRANSFER,
+                    cause_id=str(locked.pk),
+                    reason=f"Sent to {locked.to_store.code}",
+                )
+            )
+        StockMovement.objects.bulk_create(movements)
+        locked.shipped_at = timezone.now()
+        locked.save(update_fields=["status", "shipped_at", "updated_at"])
+        _refresh(transfer, locked)
+        return locked
+
+
+def receive_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
+    """The goods arrive: transfer_in at the destination (on_hand up), status received.
+
+    If the transfer travels for a cause (e.g. order lines), the arrived units are reserved for
+    it in the same transaction, so nobody else can promise them. Raises IllegalTransition
+    unless the transfer is in transit.
+    """
+    with transaction.atomic():
+        locked = _lock_transfer(transfer)
+        move_status(locked, Transfer.TRANSITIONS, TransferStatus.RECEIVED, "transfer")
+        lines = _transfer_lines(locked)
+        items = _items_for(locked.to_store, {ln.variant_id for ln in lines}, create=True, lock=True)
+        movements = []
+        for line in sorted(lines, key=lambda ln: items[ln.variant_id].pk):
+            item = items[line.variant_id]
+            destined = bool(locked.destined_cause_type)
+            _change(item, on_hand=line.quantity, reserved=line.quantity if destined else 0)
+            movements.append(
+                _movement(
+                    item,
+                    MovementKind.TRANSFER_IN,
+                    actor=actor,
+                    on_hand=line.quantity,
+                    cause_type=CauseType.TRANSFER,
+                    cause_id=str(locked.pk),
+                    reason=f"Received from {locked.from_store.code}",
+                )
+            )
+            if destined:
+                movements.append(
+                    _movement(
+                        item,
+                        MovementKind.RESERVE,
+                        actor=actor,
+                        reserved=line.quantity,
+                        cause_type=locked.destined_cause_type,
+                        cause_id=line.destined_cause_id or locked.destined_cause_id,
+                        reason=f"Arrived by transfer {locked.pk}",
+                    )
+                )
+        StockMovement.objects.bulk_create(movements)
+        locked.received_at = timezone.now()
+        locked.save(update_fields=["status", "received_at", "updated_at"])
+        _refresh(transfer, locked)
+        return locked
+
+
+def cancel_transfer(*, actor: Actor, transfer: Transfer, reason: str = "") -> Transfer:
+    """Call off a requested transfer: the goods held at the source are released.
+
+    Raises IllegalTransition once the transfer is on its way or done.
+    """
+    with transaction.atomic():
+        locked = _lock_transfer(transfer)
+        move_status(locked, Transfer.TRANSITIONS, TransferStatus.CANCELLED, "transfer")
+        lines = _transfer_lines(locked)
+        release(
+            actor=actor,
+            store=locked.from_store,
+            lines=[(ln.variant, ln.quantity, str(locked.pk)) for ln in lines],
+            cause_type=CauseType.TRANSFER,
+            reason=reason or "Transfer cancelled",
+        )
+        locked.save(update_fields=["status", "updated_at"])
+        _refresh(transfer, locked)
+        return locked
+
+
+def _refresh(original: Transfer, locked: Transfer) -> None:
+    """Keep the caller's instance in step with the saved one."""
+    for field in ("status", "shipped_at", "received_at", "updated_at"):
+        setattr(original, field, getattr(locked, field))
