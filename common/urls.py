@@ -1,1 +1,7 @@
-urlpatterns = []
+from django.urls import path
+
+from common.api import ObtainTokenView
+
+urlpatterns = [
+    path("auth/token/", ObtainTokenView.as_view(), name="auth-token"),
+]

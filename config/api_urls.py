@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("common.urls")),
     path("", include("stores.urls")),
+    path("", include("inventory.catalogue_urls")),
     path("", include("inventory.urls")),
     path("", include("customers.urls")),
     path("", include("orders.urls")),

@@ -1,1 +1,23 @@
-urlpatterns = []
+from django.urls import path
+
+from customers import api
+
+urlpatterns = [
+    path("customers/", api.CustomerListCreateView.as_view(), name="customer-list"),
+    path("customers/<int:pk>/", api.CustomerDetailView.as_view(), name="customer-detail"),
+    path("customers/<int:pk>/notes/", api.CustomerNotesView.as_view(), name="customer-notes"),
+    path(
+        "customers/<int:pk>/touchpoints/",
+        api.CustomerTouchpointsView.as_view(),
+        name="customer-touchpoints",
+    ),
+    path(
+        "customers/<int:pk>/timeline/", api.CustomerTimelineView.as_view(), name="customer-timeline"
+    ),
+    path(
+        "customers/<int:pk>/wishlist/", api.CustomerWishlistView.as_view(), name="customer-wishlist"
+    ),
+    path("me/", api.MyProfileView.as_view(), name="me"),
+    path("me/wishlist/", api.MyWishlistView.as_view(), name="me-wishlist"),
+    path("me/wishlist/<str:sku>/", api.MyWishlistItemView.as_view(), name="me-wishlist-item"),
+]

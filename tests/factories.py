@@ -65,7 +65,7 @@ class UserFactory(DjangoModelFactory):
     first_name = factory.Faker("first_name", locale="de_DE")
     last_name = factory.Faker("last_name", locale="de_DE")
     email = factory.LazyAttribute(lambda o: f"{o.username}@omnis.example")
-    password = factory.PostGenerationMethodCall("set_password", "secret-pass-123")
+    password = factory.django.Password("secret-pass-123")
 
 
 class MembershipFactory(DjangoModelFactory):

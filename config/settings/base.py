@@ -126,17 +126,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "TokenAuth": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": "`Token <key>` of an API client, staff or customer login.",
-            }
-        }
-    },
-    "SECURITY": [{"TokenAuth": []}],
+    "ENUM_NAME_OVERRIDES": {"ChannelEnum": "common.models.Channel"},
 }
 
 # Celery: no broker configured → tasks run eagerly in-process (embedded default).

@@ -1,0 +1,393 @@
+"""Customer endpoints: find-or-create, the phone desk's look-up, notes, touchpoints, timeline, wishlist."""
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.actor import actor_from_request
+from common.idempotency import idempotent
+from common.models import Channel
+from common.pagination import PageNumberPagination
+from common.permissions import IsChannelClientOrStaff, IsCustomerLogin, customer_of
+from customers import selectors, services
+from customers.models import (
+    ContactChannel,
+    Customer,
+    ServiceNote,
+    TimelineEvent,
+    TimelineKind,
+    WishlistItem,
+)
+from inventory.models import Variant
+from stores.models import Store
+
+
+class StoreCodeField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Store.objects.filter(is_active=True), **kwargs)
+
+
+class CustomerOutput(serializers.ModelSerializer):
+    preferred_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "email",
+            "phone",
+            "first_name",
+            "last_name",
+            "preferred_store",
+            "postcode",
+            "sizes",
+            "favourite_categories",
+            "contact_channel",
+            "marketing_consent",
+            "marketing_consent_at",
+            "source_channel",
+            "created_at",
+        ]
+
+
+class CustomerCreateInput(serializers.Serializer):
+    email = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=254)
+    phone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    preferred_store = StoreCodeField(required=False, allow_null=True)
+    postcode = serializers.CharField(required=False, allow_blank=True, max_length=10)
+    sizes = serializers.DictField(child=serializers.CharField(max_length=20), required=False)
+    contact_channel = serializers.ChoiceField(choices=ContactChannel.choices, required=False)
+    marketing_consent = serializers.BooleanField(required=False)
+
+
+class CustomerUpdateInput(CustomerCreateInput):
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    favourite_categories = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False
+    )
+    channel = None
+
+
+class ServiceNoteInput(serializers.Serializer):
+    text = serializers.CharField(max_length=4000)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    store = StoreCodeField(required=False, allow_null=True)
+
+
+class ServiceNoteOutput(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ServiceNote
+        fields = ["id", "text", "channel", "store", "author", "created_at"]
+
+    def get_author(self, note) -> str:
+        if note.author_user_id:
+            return note.author_user.get_full_name() or note.author_user.get_username()
+        return note.author_client.name if note.author_client_id else ""
+
+
+class TouchpointInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[TimelineKind.PRODUCT_VIEW, TimelineKind.TOUCHPOINT])
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    sku = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
+    at = serializers.DateTimeField(required=False)
+    data = serializers.DictField(required=False)
+
+
+class TimelineEventOutput(serializers.ModelSerializer):
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TimelineEvent
+        fields = [
+            "id",
+            "kind",
+            "channel",
+            "at",
+            "summary",
+            "store",
+            "sku",
+            "subject_type",
+            "subject_id",
+            "actor",
+            "data",
+        ]
+
+    def get_actor(self, event) -> str:
+        if event.actor_user_id:
+            return event.actor_user.get_full_name() or event.actor_user.get_username()
+        return event.actor_client.name if event.actor_client_id else ""
+
+
+class WishlistItemInput(serializers.Serializer):
+    sku = serializers.SlugRelatedField(
+        slug_field="sku", queryset=Variant.objects.filter(is_active=True), source="variant"
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    store = StoreCodeField(required=False, allow_null=True)
+
+
+class WishlistItemOutput(serializers.ModelSerializer):
+    sku = serializers.CharField(source="variant.sku")
+    name = serializers.CharField(source="variant.product.name")
+    attributes = serializers.JSONField(source="variant.attributes")
+    price = serializers.DecimalField(source="variant.price", max_digits=12, decimal_places=2)
+    added_by = serializers.SerializerMethodField()
+    store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = WishlistItem
+        fields = [
+            "id",
+            "sku",
+            "name",
+            "attributes",
+            "price",
+            "note",
+            "channel",
+            "added_by",
+            "store",
+            "created_at",
+        ]
+
+    def get_added_by(self, item) -> str:
+        if item.added_by_user_id:
+            return item.added_by_user.get_full_name() or item.added_by_user.get_username()
+        return ""
+
+
+def _customer_or_404(pk) -> Customer:
+    return get_object_or_404(
+        Customer.objects.select_related("preferred_store"), pk=pk, merged_into__isnull=True
+    )
+
+
+class CustomerListCreateView(APIView):
+    permission_classes = [IsChannelClientOrStaff]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "phone",
+                OpenApiTypes.STR,
+                description="Any format: '030 1234567', '+49 30 1234567'.",
+            ),
+            OpenApiParameter("email", OpenApiTypes.STR, description="Any case."),
+            OpenApiParameter("q", OpenApiTypes.STR, description="Part of the name."),
+        ],
+        responses=CustomerOutput(many=True),
+        summary="Look up customers as the phone desk does",
+    )
+    def get(self, request):
+        params = request.query_params
+        if not any(params.get(k) for k in ("phone", "email", "q")):
+            raise ValidationError({"phone": ["Give phone, email or q to look a customer up."]})
+        qs = selectors.find_customers(
+            phone=params.get("phone"), email=params.get("email"), q=params.get("q")
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(CustomerOutput(page, many=True).data)
+
+    @extend_schema(
+        request=CustomerCreateInput,
+        responses={200: CustomerOutput, 201: CustomerOutput},
+        summary="Find or create a customer by e-mail or phone (same person → same id)",
+    )
+    @idempotent
+    def post(self, request):
+        data = CustomerCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        customer, created = services.find_or_create_customer(
+            actor=actor_from_request(request, values.get("channel")),
+            email=values.pop("email", None),
+            phone=values.pop("phone", None),
+            first_name=values.pop("first_name", ""),
+            last_name=values.pop("last_name", ""),
+            channel=values.pop("channel", None),
+            **values,
+        )
+        return Response(
+            CustomerOutput(customer).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class CustomerDetailView(APIView):
+    permission_classes = [IsChannelClientOrStaff]
+
+    @extend_schema(responses=CustomerOutput, summary="One customer")
+    def get(self, request, pk: int):
+        return Response(CustomerOutput(_customer_or_404(pk)).data)
+
+    @extend_schema(
+        request=CustomerUpdateInput,
+        responses=CustomerOutput,
+        summary="Change contact data and preferences",
+    )
+    def patch(self, request, pk: int):
+        customer = _customer_or_404(pk)
+        data = CustomerUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        customer = services.update_customer_profile(
+            actor=actor_from_request(request), customer=customer, **data.validated_data
+        )
+        return Response(CustomerOutput(customer).data)
+
+
+class CustomerNotesView(APIView):
+    permission_classes = [IsChannelClientOrStaff]
+
+    @extend_schema(responses=ServiceNoteOutput(many=True), summary="Service notes, newest first")
+    def get(self, request, pk: int):
+        customer = _customer_or_404(pk)
+        notes = customer.notes.select_related("store", "author_user", "author_client")
+        return Response(ServiceNoteOutput(notes, many=True).data)
+
+    @extend_schema(
+        request=ServiceNoteInput, responses={201: ServiceNoteOutput}, summary="Add a service note"
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        customer = _customer_or_404(pk)
+        data = ServiceNoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = services.add_service_note(
+            actor=actor_from_request(request),
+            customer=customer,
+            text=data.validated_data["text"],
+            channel=data.validated_data.get("channel"),
+            store=data.validated_data.get("store"),
+        )
+        return Response(ServiceNoteOutput(note).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerTouchpointsView(APIView):
+    permission_classes = [IsChannelClientOrStaff]
+
+    @extend_schema(
+        request=TouchpointInput,
+        responses={201: TimelineEventOutput},
+        summary="Record a web or app event",
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        customer = _customer_or_404(pk)
+        data = TouchpointInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = services.record_touchpoint(
+            actor=actor_from_request(request), customer=customer, **data.validated_data
+        )
+        return Response(TimelineEventOutput(event).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerTimelineView(ListAPIView):
+    permission_classes = [IsChannelClientOrStaff]
+    serializer_class = TimelineEventOutput
+
+    @extend_schema(summary="Every touchpoint of the customer, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return TimelineEvent.objects.none()
+        return selectors.customer_timeline(_customer_or_404(self.kwargs["pk"]))
+
+
+class WishlistMixin:
+    def wishlist_customer(self, request) -> Customer:
+        raise NotImplementedError
+
+    @extend_schema(
+        responses=WishlistItemOutput(many=True),
+        summary="The customer's one list, shared by all channels",
+    )
+    def get(self, request, *args, **kwargs):
+        items = selectors.wishlist_of(self.wishlist_customer(request, **kwargs))
+        return Response(WishlistItemOutput(items, many=True).data)
+
+    @extend_schema(
+        request=WishlistItemInput,
+        responses={201: WishlistItemOutput},
+        summary="Add an item to the list",
+    )
+    @idempotent
+    def post(self, request, *args, **kwargs):
+        customer = self.wishlist_customer(request, **kwargs)
+        data = WishlistItemInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = services.add_to_wishlist(
+            actor=actor_from_request(request),
+            customer=customer,
+            variant=data.validated_data["variant"],
+            note=data.validated_data.get("note", ""),
+            store=data.validated_data.get("store"),
+        )
+        return Response(WishlistItemOutput(item).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerWishlistView(WishlistMixin, APIView):
+    permission_classes = [IsChannelClientOrStaff]
+
+    def wishlist_customer(self, request, pk: int) -> Customer:
+        return _customer_or_404(pk)
+
+
+class MyWishlistView(WishlistMixin, APIView):
+    permission_classes = [IsCustomerLogin]
+
+    def wishlist_customer(self, request, **kwargs) -> Customer:
+        return customer_of(request.user)
+
+
+class MyWishlistItemView(APIView):
+    permission_classes = [IsCustomerLogin]
+
+    @extend_schema(responses={204: None}, summary="Remove an item from my list")
+    def delete(self, request, sku: str):
+        item = get_object_or_404(
+            WishlistItem.objects.select_related("variant", "customer"),
+            customer=customer_of(request.user),
+            variant__sku=sku,
+        )
+        with transaction.atomic():
+            services.remove_from_wishlist(actor=actor_from_request(request, Channel.WEB), item=item)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MyProfileView(APIView):
+    permission_classes = [IsCustomerLogin]
+
+    @extend_schema(responses=CustomerOutput, summary="My profile")
+    def get(self, request):
+        return Response(CustomerOutput(customer_of(request.user)).data)
+
+    @extend_schema(
+        request=CustomerUpdateInput,
+        responses=CustomerOutput,
+        summary="Change my contact data and preferences",
+    )
+    def patch(self, request):
+        data = CustomerUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        customer = services.update_customer_profile(
+            actor=actor_from_request(request, Channel.WEB),
+            customer=customer_of(request.user),
+            **data.validated_data,
+        )
+        return Response(CustomerOutput(customer).data)
