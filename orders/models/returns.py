@@ -42,9 +42,11 @@ class RefundMethod(models.TextChoices):
 
 
 class Return(TimeStampedModel):
+    # Only an announced return can be rejected: once received, the goods are in stock and counted
+    # as returned on the order line, so what follows is a refund (possibly of a damaged item).
     TRANSITIONS = {
         ReturnStatus.REQUESTED: {ReturnStatus.RECEIVED, ReturnStatus.REJECTED},
-        ReturnStatus.RECEIVED: {ReturnStatus.REFUNDED, ReturnStatus.REJECTED},
+        ReturnStatus.RECEIVED: {ReturnStatus.REFUNDED},
         ReturnStatus.REFUNDED: set(),
         ReturnStatus.REJECTED: set(),
     }

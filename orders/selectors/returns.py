@@ -1,1 +1,94 @@
-"""Selectors: returns."""
+"""Reads about returns: what is still returnable, returns per customer and store, the counter's
+order look-up, and store credit."""
+
+from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from customers.models import Customer, ServiceNote, StoreCreditEntry
+from customers.selectors import find_customers
+from orders.models import Order, OrderLine, Refund, Return, ReturnLine, ReturnStatus
+
+
+def return_with_details() -> QuerySet[Return]:
+    """Returns with everything their detail view shows, in a fixed number of queries."""
+    return Return.objects.select_related(
+        "order", "customer", "store", "replacement_order"
+    ).prefetch_related(
+        Prefetch("lines", queryset=ReturnLine.objects.select_related("order_line").order_by("pk")),
+        Prefetch("refunds", queryset=Refund.objects.order_by("created_at", "pk")),
+        "history",
+    )
+
+
+def returns_of_customer(customer: Customer) -> QuerySet[Return]:
+    return return_with_details().filter(customer=customer).order_by("-created_at", "-pk")
+
+
+def returns_for_stores(
+    store_ids, *, status: str | None = None, store_code: str | None = None
+) -> QuerySet[Return]:
+    """Returns arriving at the given stores (a staff member's), newest first."""
+    qs = return_with_details().filter(store_id__in=list(store_ids))
+    if status:
+        qs = qs.filter(status=status)
+    if store_code:
+        qs = qs.filter(store__code=store_code)
+    return qs.order_by("-created_at", "-pk")
+
+
+def order_lines_with_returnable(order: Order) -> list[OrderLine]:
+    """The order's lines, each with `in_returns` and `returnable` (handed over minus units held by
+    returns that were not rejected)."""
+    lines = (
+        OrderLine.objects.filter(order=order)
+        .annotate(
+            in_returns=Coalesce(
+                Sum(
+                    "return_lines__quantity",
+                    filter=~Q(return_lines__return_request__status=ReturnStatus.REJECTED),
+                ),
+                0,
+            )
+        )
+        .order_by("pk")
+    )
+    result = list(lines)
+    for line in result:
+        line.returnable = max(line.handed_over - line.in_returns, 0)
+    return result
+
+
+def find_orders_for_counter(query: str) -> QuerySet[Order]:
+    """The counter's look-up: an order number (typed or scanned from the receipt barcode), or a
+    customer's phone number in any format or e-mail address."""
+    query = (query or "").strip()
+    base = Order.objects.select_related("customer", "fulfilment_store", "pickup_store").order_by(
+        "-created_at", "-pk"
+    )
+    if not query:
+        return base.none()
+    # A scanner may send the receipt's barcode with a prefix such as "ORDER:".
+    number = query.upper().removeprefix("ORDER:").strip()
+    by_number = base.filter(number=number)
+    if by_number.exists():
+        return by_number
+    if "@" in query:
+        customers = find_customers(email=query)
+    elif any(ch.isdigit() for ch in query):
+        customers = find_customers(phone=query)
+    else:
+        return base.none()
+    return base.filter(customer__in=customers.values("pk"))
+
+
+def service_notes_of(customer: Customer, limit: int = 20) -> list[ServiceNote]:
+    """The customer's latest service notes, shown wherever the customer is served."""
+    return list(
+        ServiceNote.objects.filter(customer=customer)
+        .select_related("store", "author_user", "author_client")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def store_credit_entries(customer: Customer) -> QuerySet[StoreCreditEntry]:
+    return StoreCreditEntry.objects.filter(customer=customer).order_by("-created_at", "-pk")

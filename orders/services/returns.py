@@ -1,1 +1,779 @@
-"""Services: returns."""
+"""Cross-channel returns: anything bought anywhere comes back anywhere.
+
+A return is announced (`create_return`), the goods arrive at a store counter or the warehouse
+(`receive_return`: resellable units go back on that location's shelf, damaged ones are written off),
+and the money goes back the way it came (`refund_return`: the original payment through a refund
+provider, or store credit). `reject_return` refuses an announced return; `exchange_return` settles a
+received return with a replacement order; `counter_return` is the store counter's one-step flow.
+
+Row locks are always taken in the same order: the Return, then its order's lines (by id), then the
+Order. Returnable quantity is checked while the order lines are locked, so two counters returning
+the same line at once cannot together exceed what was handed over.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from uuid import uuid4
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from common.actor import Actor
+from common.errors import ApplicationError, Forbidden, InvalidInput, move_status
+from customers.models import TimelineKind
+from customers.services import add_store_credit_entry, record_timeline_event
+from inventory import services as stock
+from inventory.models import CauseType
+from orders.models import (
+    LineCondition,
+    Order,
+    OrderLine,
+    PaymentStatus,
+    Refund,
+    RefundMethod,
+    Return,
+    ReturnLine,
+    ReturnMethod,
+    ReturnReason,
+    ReturnStatus,
+    ReturnStatusChange,
+)
+from orders.payments import RefundProviderError, refund_provider_for
+from stores.models import Store
+from stores.selectors import can_act_on_store, is_manager_of, is_service_agent, is_staff_member
+
+CENT = Decimal("0.01")
+STORE_CREDIT_PROVIDER = "store_credit"
+
+
+class ReturnWindowClosed(ApplicationError):
+    code = "return_window_closed"
+
+
+class AlreadyRefunded(ApplicationError):
+    code = "already_refunded"
+
+
+class NothingToRefund(ApplicationError):
+    code = "nothing_to_refund"
+
+
+class RefundFailed(ApplicationError):
+    """The payment provider refused or failed; nothing was refunded and the return stays received."""
+
+    code = "refund_failed"
+    status = 502
+
+
+@dataclass(frozen=True)
+class ReturnLineRequest:
+    """One order line to return: how many and why."""
+
+    order_line: int
+    quantity: int
+    reason: str
+    reason_text: str = ""
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _user(actor: Actor):
+    return actor.user if getattr(actor.user, "pk", None) is not None else None
+
+
+def _is_system(actor: Actor) -> bool:
+    return _user(actor) is None and actor.client is None
+
+
+def _customer_of(actor: Actor):
+    user = _user(actor)
+    if user is None or actor.client is not None:
+        return None
+    return getattr(user, "customer", None)
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _record_status(
+    return_request: Return, *, actor: Actor, target: str, note: str = ""
+) -> ReturnStatusChange:
+    """Move the return through Return.TRANSITIONS and write the history row."""
+    previous = move_status(return_request, Return.TRANSITIONS, target, "return")
+    return ReturnStatusChange.objects.create(
+        return_request=return_request,
+        from_status=previous,
+        to_status=target,
+        channel=actor.channel,
+        actor_user=_user(actor),
+        actor_client=actor.client,
+        note=note[:255],
+    )
+
+
+def _lock_return(return_request: Return) -> Return:
+    locked = (
+        Return.objects.select_for_update()
+        .select_related("order", "customer", "store")
+        .get(pk=return_request.pk)
+    )
+    return locked
+
+
+def _require_staff_of(actor: Actor, store: Store, what: str) -> None:
+    """Staff act only on their own stores; the system (tasks, demo data) may act anywhere."""
+    if _is_system(actor):
+        return
+    user = _user(actor)
+    if user is None or not is_staff_member(user) or not can_act_on_store(user, store):
+        raise Forbidden(f"Only staff of {store.code} may {what}.")
+
+
+def mail_return_location() -> Store | None:
+    """Where returns sent by mail arrive: the first active warehouse that accepts returns."""
+    return (
+        Store.objects.filter(is_warehouse=True, is_active=True, accepts_returns=True)
+        .order_by("code")
+        .first()
+    )
+
+
+def handed_over_at(order: Order) -> datetime:
+    """When the customer got the goods: delivery, collection, or (lacking both) the order date."""
+    return order.delivered_at or order.collected_at or order.created_at
+
+
+def return_window_days(store: Store) -> int:
+    if store.return_window_days is not None:
+        return store.return_window_days
+    return settings.OMNIS_RETURN_WINDOW_DAYS
+
+
+def return_deadline(order: Order, store: Store) -> datetime:
+    return handed_over_at(order) + timedelta(days=return_window_days(store))
+
+
+def _check_window(
+    *, actor: Actor, order: Order, store: Store, override_reason: str, now: datetime
+) -> bool:
+    """True when a manager's override lets a return in after the window; raises when closed."""
+    deadline = return_deadline(order, store)
+    if now <= deadline:
+        return False
+    if not override_reason:
+        raise ReturnWindowClosed(
+            f"The return window of order {order.number} closed on {deadline:%Y-%m-%d}.",
+            extra={
+                "deadline": deadline.isoformat(),
+                "window_days": return_window_days(store),
+            },
+        )
+    user = _user(actor)
+    if user is None or not is_manager_of(user, store):
+        raise Forbidden(
+            f"Only a manager of {store.code} may accept a return after the return window."
+        )
+    return True
+
+
+def _authorise_create(actor: Actor, order: Order, store: Store) -> None:
+    if actor.client is not None or _is_system(actor):
+        return  # a channel client acts for any customer
+    user = _user(actor)
+    if is_staff_member(user):
+        # Staff take returns at their own counter; service agents announce them for any location.
+        if can_act_on_store(user, store) or is_service_agent(user):
+            return
+        raise Forbidden(f"Only staff of {store.code} may take returns there.")
+    customer = _customer_of(actor)
+    if customer is not None:
+        if order.customer_id != customer.pk:
+            # Do not tell a customer that someone else's order exists.
+            raise InvalidInput("Invalid input.", errors={"order": ["Unknown order."]})
+        return
+    raise Forbidden("You may not announce returns.")
+
+
+def _in_returns(order_line_ids) -> dict[int, int]:
+    """Units of each order line already in a return that was not rejected."""
+    rows = (
+        ReturnLine.objects.filter(order_line_id__in=list(order_line_ids))
+        .exclude(return_request__status=ReturnStatus.REJECTED)
+        .values("order_line_id")
+        .annotate(n=Sum("quantity"))
+    )
+    return {row["order_line_id"]: row["n"] for row in rows}
+
+
+def _validate_line_requests(lines: list[ReturnLineRequest]) -> None:
+    if not lines:
+        raise InvalidInput(
+            "Invalid input.", errors={"lines": ["Name at least one order line to return."]}
+        )
+    errors: list[dict] = []
+    seen: set[int] = set()
+    for line in lines:
+        line_errors: dict[str, list[str]] = {}
+        if line.order_line in seen:
+            line_errors["order_line"] = ["This order line is named twice."]
+        seen.add(line.order_line)
+        if (
+            isinstance(line.quantity, bool)
+            or not isinstance(line.quantity, int)
+            or line.quantity < 1
+        ):
+            line_errors["quantity"] = ["Must be a whole number of at least 1."]
+        if line.reason not in ReturnReason.values:
+            line_errors["reason"] = [f"Use one of: {', '.join(ReturnReason.values)}."]
+        errors.append(line_errors)
+    if any(errors):
+        raise InvalidInput("Invalid input.", errors={"lines": errors})
+
+
+# --- announce --------------------------------------------------------------------------------
+
+
+def create_return(
+    *,
+    actor: Actor,
+    order: Order,
+    lines: list[ReturnLineRequest],
+    store: Store | None = None,
+    method: str = ReturnMethod.STORE,
+    override_reason: str = "",
+    channel: str | None = None,
+) -> Return:
+    """Announce a return of order lines, to be received at `store` or (method mail) the warehouse.
+
+    Raises InvalidInput (400) for no lines, an unknown line or reason, a quantity above what is
+    still returnable (handed over minus what other returns already hold), a store that accepts no
+    returns or no warehouse for mail; ReturnWindowClosed (409) after the return window unless a
+    manager of the receiving store gives `override_reason`; Forbidden (403) for staff of another
+    store or a non-manager override. A customer login may return only its own orders.
+    """
+    channel = channel or actor.channel
+    override_reason = (override_reason or "").strip()
+    if method not in ReturnMethod.values:
+        raise InvalidInput(
+            "Invalid input.", errors={"method": [f"Use one of: {', '.join(ReturnMethod.values)}."]}
+        )
+    if method == ReturnMethod.MAIL:
+        store = mail_return_location()
+        if store is None:
+            raise InvalidInput(
+                "Invalid input.", errors={"method": ["No warehouse takes returns by mail."]}
+            )
+    elif store is None:
+        raise InvalidInput(
+            "Invalid input.", errors={"store": ["Name the store that receives the return."]}
+        )
+    elif not (store.accepts_returns and store.is_active):
+        raise InvalidInput(
+            "Invalid input.", errors={"store": [f"{store.code} does not accept returns."]}
+        )
+    _authorise_create(actor, order, store)
+    _validate_line_requests(lines)
+    now = timezone.now()
+    overridden = _check_window(
+        actor=actor, order=order, store=store, override_reason=override_reason, now=now
+    )
+
+    with transaction.atomic():
+        requested = {line.order_line: line for line in lines}
+        order_lines = {
+            ol.pk: ol
+            for ol in OrderLine.objects.select_for_update()
+            .filter(order=order, pk__in=list(requested))
+            .order_by("pk")
+        }
+        in_returns = _in_returns(order_lines)
+        errors: list[dict] = []
+        short: list[dict] = []
+        for line in lines:
+            order_line = order_lines.get(line.order_line)
+            if order_line is None:
+                errors.append(
+                    {"order_line": [f"Order {order.number} has no line {line.order_line}."]}
+                )
+                continue
+            returnable = order_line.handed_over - in_returns.get(order_line.pk, 0)
+            if line.quantity > returnable:
+                errors.append(
+                    {
+                        "quantity": [
+                            f"At most {max(returnable, 0)} of {order_line.sku} can be returned."
+                        ]
+                    }
+                )
+                short.append(
+                    {
+                        "order_line": order_line.pk,
+                        "requested": line.quantity,
+                        "returnable": returnable,
+                    }
+                )
+                continue
+            errors.append({})
+        if any(errors):
+            raise InvalidInput(
+                "Invalid input.",
+                code="quantity_not_returnable" if short else None,
+                errors={"lines": errors},
+                extra={"not_returnable": short} if short else None,
+            )
+
+        return_request = Return(
+            number=f"tmp-{uuid4().hex[:16]}",
+            order=order,
+            customer_id=order.customer_id,
+            method=method,
+            store=store,
+            channel=channel,
+            created_by_user=_user(actor),
+            created_by_client=actor.client,
+        )
+        if overridden:
+            return_request.window_override_reason = override_reason[:255]
+            return_request.window_override_by = _user(actor)
+        return_request.save()
+        # The id is unique and handed out by the database: no counter row to contend for.
+        return_request.number = f"R-{return_request.pk:06d}"
+        return_request.save(update_fields=["number"])
+        ReturnLine.objects.bulk_create(
+            ReturnLine(
+                return_request=return_request,
+                order_line=order_lines[line.order_line],
+                quantity=line.quantity,
+                reason=line.reason,
+                reason_text=(line.reason_text or "")[:500],
+            )
+            for line in lines
+        )
+        ReturnStatusChange.objects.create(
+            return_request=return_request,
+            from_status="",
+            to_status=ReturnStatus.REQUESTED,
+            channel=channel,
+            actor_user=_user(actor),
+            actor_client=actor.client,
+            note=(f"Return window overridden: {override_reason}" if overridden else "")[:255],
+        )
+        items = ", ".join(f"{line.quantity} × {order_lines[line.order_line].sku}" for line in lines)
+        where = "by mail" if method == ReturnMethod.MAIL else f"at {store.code}"
+        record_timeline_event(
+            customer=order.customer,
+            kind=TimelineKind.RETURN_REQUESTED,
+            channel=channel,
+            summary=f"Return {return_request.number} of order {order.number} announced {where}: {items}",
+            actor=actor,
+            store=store,
+            subject_type="return",
+            subject_id=return_request.pk,
+            data={"order": order.number, "override_reason": override_reason if overridden else ""},
+        )
+    return return_request
+
+
+# --- receive ---------------------------------------------------------------------------------
+
+
+def receive_return(
+    *,
+    actor: Actor,
+    return_request: Return,
+    conditions: dict[int, str],
+    store: Store | None = None,
+    note: str = "",
+) -> Return:
+    """The goods arrive: each line resellable (back on the receiving location's shelf) or damaged
+    (a damage movement; never stock). `conditions` maps every return line id to its condition.
+
+    `store` lets a return announced for one store be received at another that accepts returns.
+    Raises InvalidInput (400) for a missing, unknown or invalid line condition or a store that
+    accepts no returns; Forbidden (403) for staff of another store; IllegalTransition (409) unless
+    the return is requested.
+    """
+    with transaction.atomic():
+        return_request = _lock_return(return_request)
+        if store is not None and store.pk != return_request.store_id:
+            if not (store.accepts_returns and store.is_active):
+                raise InvalidInput(
+                    "Invalid input.", errors={"store": [f"{store.code} does not accept returns."]}
+                )
+            return_request.store = store
+        _require_staff_of(actor, return_request.store, "receive returns there")
+        _record_status(return_request, actor=actor, target=ReturnStatus.RECEIVED, note=note)
+
+        lines = list(return_request.lines.select_related("order_line__variant").order_by("pk"))
+        by_id = {line.pk: line for line in lines}
+        errors: dict[str, list[str]] = {}
+        unknown = [str(pk) for pk in conditions if pk not in by_id]
+        if unknown:
+            errors["lines"] = [f"Return {return_request.number} has no line {', '.join(unknown)}."]
+        missing = [str(pk) for pk in by_id if pk not in conditions]
+        if missing:
+            errors.setdefault("lines", []).append(
+                f"Give a condition for every line; missing: {', '.join(missing)}."
+            )
+        bad = sorted({c for c in conditions.values() if c not in LineCondition.values})
+        if bad:
+            errors.setdefault("lines", []).append(
+                f"Condition must be one of: {', '.join(LineCondition.values)}."
+            )
+        if errors:
+            raise InvalidInput("Invalid input.", errors=errors)
+
+        # Lock the order lines in id order (the same order create_return uses).
+        list(
+            OrderLine.objects.select_for_update()
+            .filter(pk__in=[line.order_line_id for line in lines])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        receiving = return_request.store
+        for line in lines:
+            line.condition = conditions[line.pk]
+            OrderLine.objects.filter(pk=line.order_line_id).update(
+                returned=F("returned") + line.quantity
+            )
+            reason = f"Return {return_request.number}"
+            if line.condition == LineCondition.RESELLABLE:
+                stock.restock_return(
+                    actor=actor,
+                    store=receiving,
+                    variant=line.order_line.variant,
+                    quantity=line.quantity,
+                    cause_id=str(line.pk),
+                    reason=reason,
+                )
+            else:
+                stock.mark_damaged(
+                    actor=actor,
+                    store=receiving,
+                    variant=line.order_line.variant,
+                    quantity=line.quantity,
+                    cause_type=CauseType.RETURN_LINE,
+                    cause_id=str(line.pk),
+                    reason=f"{reason}: returned damaged",
+                    returned=True,
+                )
+        ReturnLine.objects.bulk_update(lines, ["condition"])
+        return_request.received_at = timezone.now()
+        return_request.save(update_fields=["status", "store", "received_at", "updated_at"])
+
+        summary = ", ".join(
+            f"{line.quantity} × {line.order_line.sku} ({line.get_condition_display().lower()})"
+            for line in lines
+        )
+        record_timeline_event(
+            customer=return_request.customer,
+            kind=TimelineKind.RETURN_RECEIVED,
+            channel=actor.channel,
+            summary=f"Return {return_request.number} received at {receiving.code}: {summary}",
+            actor=actor,
+            store=receiving,
+            subject_type="return",
+            subject_id=return_request.pk,
+        )
+        from orders.tasks.returns import send_return_received_email
+
+        pk = return_request.pk
+        transaction.on_commit(lambda: send_return_received_email.delay(pk))
+    return return_request
+
+
+# --- refund ----------------------------------------------------------------------------------
+
+
+def _line_value_factor(order: Order) -> Decimal:
+    """Share of the line totals that was actually charged (an order-wide discount, pro rata)."""
+    lines_total = sum((line.line_total for line in order.lines.all()), Decimal("0"))
+    if lines_total <= 0 or order.total >= lines_total:
+        return Decimal("1")
+    return order.total / lines_total
+
+
+def _value_of_units(order_line: OrderLine, units: int, factor: Decimal) -> Decimal:
+    """What `units` of a line were paid: its total after discounts, pro rata per unit."""
+    return _money(order_line.line_total * factor * units / order_line.quantity)
+
+
+def refundable_amounts(return_request: Return) -> dict[int, Decimal]:
+    """Per return line: its share of what was paid, counted cumulatively per order line so that
+    rounding never lets the returns of one line add up to more than the line cost."""
+    order = return_request.order
+    factor = _line_value_factor(order)
+    lines = list(return_request.lines.select_related("order_line").order_by("pk"))
+    refunded_units = dict(
+        ReturnLine.objects.filter(
+            order_line_id__in=[line.order_line_id for line in lines],
+            return_request__status=ReturnStatus.REFUNDED,
+        )
+        .exclude(return_request=return_request)
+        .values("order_line_id")
+        .annotate(n=Sum("quantity"))
+        .values_list("order_line_id", "n")
+    )
+    amounts: dict[int, Decimal] = {}
+    for line in lines:
+        before = refunded_units.get(line.order_line_id, 0)
+        after = before + line.quantity
+        amounts[line.pk] = _value_of_units(line.order_line, after, factor) - _value_of_units(
+            line.order_line, before, factor
+        )
+        refunded_units[line.order_line_id] = after
+    return amounts
+
+
+def refunded_total(order: Order) -> Decimal:
+    return Refund.objects.filter(order=order).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+
+
+def refund_return(
+    *,
+    actor: Actor,
+    return_request: Return,
+    method: str,
+    exchange_credit: Decimal = Decimal("0.00"),
+    note: str = "",
+) -> list[Refund]:
+    """Pay back a received return: `original` (the order's payment, through the refund provider;
+    the part once paid with store credit goes back as store credit) or `store_credit`.
+
+    The amount is what was paid for the returned units (line discounts and an order-wide
+    discount pro rata) and never more than the order's total minus earlier refunds. An exchange
+    passes `exchange_credit`: that much (at most the refund) becomes store credit to pay the
+    replacement order, only the rest goes back by `method`. One transaction: a provider failure
+    leaves the return received and writes no Refund.
+    Raises AlreadyRefunded (409) the second time, IllegalTransition (409) unless received,
+    NothingToRefund (409), InvalidInput (400) for an unknown method, Forbidden (403) for staff of
+    another store, RefundFailed (502) when the provider fails.
+    """
+    if method not in RefundMethod.values:
+        raise InvalidInput(
+            "Invalid input.", errors={"method": [f"Use one of: {', '.join(RefundMethod.values)}."]}
+        )
+    with transaction.atomic():
+        return_request = _lock_return(return_request)
+        _require_staff_of(actor, return_request.store, "refund returns there")
+        if return_request.status == ReturnStatus.REFUNDED:
+            raise AlreadyRefunded(f"Return {return_request.number} was already refunded.")
+        _record_status(return_request, actor=actor, target=ReturnStatus.REFUNDED, note=note)
+        order = Order.objects.select_for_update().get(pk=return_request.order_id)
+        return_request.order = order
+
+        amounts = refundable_amounts(return_request)
+        paid = order.total
+        already = refunded_total(order)
+        total = min(sum(amounts.values(), Decimal("0.00")), paid - already)
+        if total <= 0:
+            raise NothingToRefund(
+                f"Nothing is left to refund on order {order.number}.",
+                extra={"paid": str(paid), "refunded": str(already)},
+            )
+        _spread_over_lines(return_request, amounts, total)
+
+        exchange_part = min(max(exchange_credit, Decimal("0.00")), total)
+        rest = total - exchange_part
+        # The part of the order once paid with store credit returns as store credit.
+        if method == RefundMethod.STORE_CREDIT:
+            credit_part = rest
+        else:
+            credit_part = min(_money(rest * order.store_credit_used / paid), rest)
+        money_part = rest - credit_part
+        credit_part += exchange_part
+
+        refunds: list[Refund] = []
+        reference = return_request.number
+        if money_part > 0:
+            try:
+                provider = refund_provider_for(order)
+            except RefundProviderError as exc:
+                raise RefundFailed(str(exc))
+            money_refund = Refund.objects.create(
+                return_request=return_request,
+                order=order,
+                method=RefundMethod.ORIGINAL,
+                amount=money_part,
+                provider=provider.name,
+                created_by_user=_user(actor),
+            )
+            refunds.append(money_refund)
+        if credit_part > 0:
+            refund = Refund.objects.create(
+                return_request=return_request,
+                order=order,
+                method=RefundMethod.STORE_CREDIT,
+                amount=credit_part,
+                provider=STORE_CREDIT_PROVIDER,
+                created_by_user=_user(actor),
+            )
+            entry = add_store_credit_entry(
+                customer=return_request.customer,
+                amount=credit_part,
+                reason=f"Refund for return {reference}",
+                cause_type="return",
+                cause_id=return_request.pk,
+            )
+            refund.provider_reference = f"credit-{entry.pk}"
+            refund.save(update_fields=["provider_reference", "updated_at"])
+            refunds.append(refund)
+            record_timeline_event(
+                customer=return_request.customer,
+                kind=TimelineKind.STORE_CREDIT,
+                channel=actor.channel,
+                summary=f"{credit_part} {order.currency} store credit for return {reference}",
+                actor=actor,
+                store=return_request.store,
+                subject_type="return",
+                subject_id=return_request.pk,
+            )
+
+        order.payment_status = (
+            PaymentStatus.REFUNDED if already + total >= paid else PaymentStatus.PARTIALLY_REFUNDED
+        )
+        order.save(update_fields=["payment_status", "updated_at"])
+        return_request.refunded_at = timezone.now()
+        return_request.save(update_fields=["status", "refunded_at", "updated_at"])
+        how = " and ".join(
+            f"{r.amount} {order.currency} "
+            + (
+                "to the original payment"
+                if r.method == RefundMethod.ORIGINAL
+                else "as store credit"
+            )
+            for r in refunds
+        )
+        record_timeline_event(
+            customer=return_request.customer,
+            kind=TimelineKind.REFUND_ISSUED,
+            channel=actor.channel,
+            summary=f"Return {reference} refunded: {how or 'nothing to pay back'}",
+            actor=actor,
+            store=return_request.store,
+            subject_type="return",
+            subject_id=return_request.pk,
+            data={"refunds": [{"method": r.method, "amount": str(r.amount)} for r in refunds]},
+        )
+        if money_part > 0:
+            # The provider is asked last, so that nothing but the commit can fail after the money
+            # has gone; if it fails, everything above rolls back and the return stays received.
+            try:
+                reference_out = provider.refund(order, money_part, reference)
+            except Exception as exc:  # noqa: BLE001 - whatever the provider raises, nothing is refunded
+                raise RefundFailed(
+                    f"The refund of {money_part} {order.currency} for return {reference} failed: {exc}",
+                    extra={"provider": provider.name},
+                )
+            money_refund.provider_reference = str(reference_out)[:100]
+            money_refund.save(update_fields=["provider_reference", "updated_at"])
+        if refunds:
+            from orders.tasks.returns import send_refund_issued_email
+
+            pk = return_request.pk
+            transaction.on_commit(lambda: send_refund_issued_email.delay(pk))
+    return refunds
+
+
+def _spread_over_lines(return_request: Return, amounts: dict[int, Decimal], total: Decimal) -> None:
+    """Record each line's refund; a cap (earlier refunds) is taken off the last lines first."""
+    excess = sum(amounts.values(), Decimal("0.00")) - total
+    lines = list(return_request.lines.order_by("-pk"))
+    for line in lines:
+        amount = amounts[line.pk]
+        cut = min(amount, max(excess, Decimal("0.00")))
+        line.refund_amount = amount - cut
+        excess -= cut
+    ReturnLine.objects.bulk_update(lines, ["refund_amount"])
+
+
+# --- reject ----------------------------------------------------------------------------------
+
+
+def reject_return(*, actor: Actor, return_request: Return, reason: str) -> Return:
+    """Refuse an announced return (e.g. never arrived, not bought here); its units become
+    returnable again. Raises InvalidInput (400) without a reason, Forbidden (403) for staff of
+    another store, IllegalTransition (409) unless requested."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Invalid input.", errors={"reason": ["Say why the return is rejected."]})
+    with transaction.atomic():
+        return_request = _lock_return(return_request)
+        if actor.client is None:
+            _require_staff_of(actor, return_request.store, "reject returns there")
+        _record_status(return_request, actor=actor, target=ReturnStatus.REJECTED, note=reason)
+        return_request.rejection_reason = reason[:255]
+        return_request.save(update_fields=["status", "rejection_reason", "updated_at"])
+        record_timeline_event(
+            customer=return_request.customer,
+            kind=TimelineKind.RETURN_REJECTED,
+            channel=actor.channel,
+            summary=f"Return {return_request.number} rejected: {reason}",
+            actor=actor,
+            store=return_request.store,
+            subject_type="return",
+            subject_id=return_request.pk,
+        )
+    return return_request
+
+
+# --- the store counter -----------------------------------------------------------------------
+
+
+def counter_return(
+    *,
+    actor: Actor,
+    order: Order,
+    store: Store,
+    lines: list[ReturnLineRequest],
+    conditions: list[str],
+    refund_method: str,
+    override_reason: str = "",
+) -> tuple[Return, list[Refund]]:
+    """At the counter in one step: announce, receive into `store` and refund. `conditions` holds
+    each line's condition in the order of `lines`. All or nothing; raises what the three steps
+    raise."""
+    if len(conditions) != len(lines):
+        raise InvalidInput("Invalid input.", errors={"lines": ["Give a condition for every line."]})
+    with transaction.atomic():
+        return_request = create_return(
+            actor=actor,
+            order=order,
+            lines=lines,
+            store=store,
+            override_reason=override_reason,
+        )
+        by_order_line = {line.order_line_id: line.pk for line in return_request.lines.all()}
+        receive_return(
+            actor=actor,
+            return_request=return_request,
+            conditions={
+                by_order_line[line.order_line]: condition
+                for line, condition in zip(lines, conditions, strict=True)
+            },
+        )
+        refunds = refund_return(actor=actor, return_request=return_request, method=refund_method)
+        return_request.refresh_from_db()
+    return return_request, refunds
+
+
+__all__ = [
+    "AlreadyRefunded",
+    "NothingToRefund",
+    "RefundFailed",
+    "ReturnLineRequest",
+    "ReturnWindowClosed",
+    "counter_return",
+    "create_return",
+    "mail_return_location",
+    "receive_return",
+    "refund_return",
+    "refundable_amounts",
+    "reject_return",
+    "return_deadline",
+]

@@ -1,1 +1,40 @@
-"""Celery tasks for returns."""
+"""Celery tasks for returns: the customer hears that the goods arrived and that money went back.
+
+Each task takes an id and is safe to run twice: send_email_once keys the message by the return.
+"""
+
+from celery import shared_task
+
+from common.notifications import send_email_once
+from orders.selectors.returns import return_with_details
+
+
+@shared_task
+def send_return_received_email(return_id: int) -> bool:
+    return_request = return_with_details().filter(pk=return_id).first()
+    if return_request is None:
+        return False
+    return send_email_once(
+        key=f"return-received-{return_request.pk}",
+        to=return_request.customer.email or "",
+        template="return_received",
+        context={"return": return_request, "customer": return_request.customer},
+    )
+
+
+@shared_task
+def send_refund_issued_email(return_id: int) -> bool:
+    return_request = return_with_details().filter(pk=return_id).first()
+    if return_request is None or not return_request.refunds.all():
+        return False
+    return send_email_once(
+        key=f"refund-issued-{return_request.pk}",
+        to=return_request.customer.email or "",
+        template="refund_issued",
+        context={
+            "return": return_request,
+            "customer": return_request.customer,
+            "refunds": list(return_request.refunds.all()),
+            "total": sum(r.amount for r in return_request.refunds.all()),
+        },
+    )
