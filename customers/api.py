@@ -14,7 +14,7 @@ from common.actor import actor_from_request
 from common.idempotency import idempotent
 from common.models import Channel
 from common.pagination import PageNumberPagination
-from common.permissions import IsChannelClientOrStaff, IsCustomerLogin, customer_of
+from common.permissions import IsChannelClientOrStaff, IsCustomerLogin, IsStaffMember, customer_of
 from customers import selectors, services
 from customers.models import (
     ContactChannel,
@@ -391,3 +391,32 @@ class MyProfileView(APIView):
             **data.validated_data,
         )
         return Response(CustomerOutput(customer).data)
+
+
+class CustomerMergeInput(serializers.Serializer):
+    duplicate = serializers.PrimaryKeyRelatedField(
+        queryset=Customer.objects.filter(merged_into__isnull=True)
+    )
+
+
+class CustomerMergeView(APIView):
+    """Staff merge a duplicate into this customer; all history moves here."""
+
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        request=CustomerMergeInput,
+        responses=CustomerOutput,
+        summary="Merge a duplicate customer into this one",
+    )
+    @idempotent
+    def post(self, request, pk: int):
+        survivor = _customer_or_404(pk)
+        data = CustomerMergeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        survivor = services.merge_customers(
+            actor=actor_from_request(request),
+            survivor=survivor,
+            duplicate=data.validated_data["duplicate"],
+        )
+        return Response(CustomerOutput(survivor).data)

@@ -1,7 +1,7 @@
 """Reads about customers: the phone desk's look-up and the single customer view."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from customers.models import Customer, TimelineEvent, WishlistItem
 from customers.normalise import normalise_email, normalise_phone
@@ -12,20 +12,23 @@ def find_customers(
 ) -> QuerySet[Customer]:
     """Look up customers by phone in any format, e-mail (any case), or a name fragment."""
     qs = Customer.objects.filter(merged_into__isnull=True).select_related("preferred_store")
+    # Contact data left on a merged alias still finds the surviving customer.
     if phone:
         try:
-            qs = qs.filter(phone=normalise_phone(phone))
+            phone = normalise_phone(phone)
         except ValidationError:
             return qs.none()
+        qs = qs.filter(Q(phone=phone) | Q(aliases__phone=phone))
     if email:
         try:
-            qs = qs.filter(email=normalise_email(email))
+            email = normalise_email(email)
         except ValidationError:
             return qs.none()
+        qs = qs.filter(Q(email=email) | Q(aliases__email=email))
     if q:
         for word in q.split():
-            qs = qs.filter(first_name__icontains=word) | qs.filter(last_name__icontains=word)
-    return qs
+            qs = qs.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
+    return qs.distinct()
 
 
 def customer_timeline(customer: Customer) -> QuerySet[TimelineEvent]:

@@ -97,14 +97,21 @@ def find_or_create_customer(
     for attempt in range(2):
         try:
             with transaction.atomic():
-                matches = list(
+                # A merged record keeps its contact data as an alias: it leads to the survivor.
+                found = (
                     Customer.objects.select_for_update()
-                    .filter(merged_into__isnull=True)
                     .filter(
                         (Q(email=email) if email else Q(pk__in=[]))
                         | (Q(phone=phone) if phone else Q(pk__in=[]))
                     )
                     .order_by("pk")
+                )
+                matches = sorted(
+                    {
+                        c.merged_into if c.merged_into_id else c
+                        for c in found.select_related("merged_into")
+                    },
+                    key=lambda c: c.pk,
                 )
                 if len(matches) > 1:
                     raise CustomerConflict(
@@ -367,3 +374,61 @@ def add_store_credit_entry(
         cause_type=cause_type,
         cause_id=str(cause_id),
     )
+
+
+@transaction.atomic
+def merge_customers(*, actor: Actor, survivor: Customer, duplicate: Customer) -> Customer:
+    """Move all history of `duplicate` to `survivor`; the duplicate stays as an alias.
+
+    Every row that points at the duplicate (orders, reservations, returns, notes, timeline, store
+    credit, wishlist) is re-pointed, whichever app owns it, so nothing is lost or told twice.
+    Raises CustomerConflict when merging a customer into itself or into an alias.
+    """
+    if survivor.pk == duplicate.pk:
+        raise CustomerConflict("A customer cannot be merged into itself.", code="merge_into_self")
+    survivor = Customer.objects.select_for_update().get(pk=survivor.pk)
+    duplicate = Customer.objects.select_for_update().get(pk=duplicate.pk)
+    if survivor.merged_into_id or duplicate.merged_into_id:
+        raise CustomerConflict(
+            "Merge into the surviving record, not into an alias.", code="already_merged"
+        )
+    # The shared list holds each SKU once: drop the duplicate's copies of items the survivor has.
+    WishlistItem.objects.filter(
+        customer=duplicate,
+        variant__in=WishlistItem.objects.filter(customer=survivor).values("variant"),
+    ).delete()
+    for relation in Customer._meta.related_objects:
+        if relation.one_to_many and relation.related_model is not Customer:
+            field = relation.field.name
+            relation.related_model._base_manager.filter(**{field: duplicate}).update(
+                **{field: survivor}
+            )
+    if duplicate.user_id and not survivor.user_id:
+        user = duplicate.user
+        Customer.objects.filter(pk=duplicate.pk).update(user=None)
+        survivor.user = user
+    for field in ("first_name", "last_name", "postcode"):
+        if not getattr(survivor, field):
+            setattr(survivor, field, getattr(duplicate, field))
+    if not survivor.preferred_store_id:
+        survivor.preferred_store_id = duplicate.preferred_store_id
+    survivor.sizes = {**duplicate.sizes, **survivor.sizes}
+    # Contact data the survivor lacks moves over; the rest stays on the alias and still finds it.
+    moved = {}
+    for field in ("email", "phone"):
+        if not getattr(survivor, field) and getattr(duplicate, field):
+            moved[field] = getattr(duplicate, field)
+    Customer.objects.filter(pk=duplicate.pk).update(merged_into=survivor, **dict.fromkeys(moved))
+    for field, value in moved.items():
+        setattr(survivor, field, value)
+    survivor.save()
+    record_timeline_event(
+        customer=survivor,
+        kind=TimelineKind.MERGED,
+        channel=actor.channel,
+        summary=f"Merged customer {duplicate.pk} ({duplicate}) into this record",
+        actor=actor,
+        subject_type="customer",
+        subject_id=duplicate.pk,
+    )
+    return survivor

@@ -17,6 +17,7 @@ urlpatterns = [
     path(
         "customers/<int:pk>/wishlist/", api.CustomerWishlistView.as_view(), name="customer-wishlist"
     ),
+    path("customers/<int:pk>/merge/", api.CustomerMergeView.as_view(), name="customer-merge"),
     path("me/", api.MyProfileView.as_view(), name="me"),
     path("me/wishlist/", api.MyWishlistView.as_view(), name="me-wishlist"),
     path("me/wishlist/<str:sku>/", api.MyWishlistItemView.as_view(), name="me-wishlist-item"),

@@ -85,7 +85,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Without collectstatic (development, tests) WhiteNoise serves straight from the apps.
+STATIC_ROOT = env("STATIC_ROOT", default=None)
+WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/admin/login/"
 
@@ -149,6 +151,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-idempotency-keys": {
         "task": "common.tasks.purge_expired_idempotency_keys",
         "schedule": crontab(minute=17),
+    },
+    "release-expired-reservations": {
+        "task": "orders.tasks.reservations.release_expired_reservations_task",
+        "schedule": 60.0,
     },
 }
 
