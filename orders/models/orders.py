@@ -36,6 +36,16 @@ class PaymentStatus(models.TextChoices):
 NUMBER_PREFIX = {Channel.WEB: "W", Channel.APP: "A", Channel.PHONE: "P", Channel.STORE: "S"}
 
 
+class OrderNumberCounter(models.Model):
+    """The last order number given out per channel (used where the database has no sequences)."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices, primary_key=True)
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.last_number}"
+
+
 class Order(TimeStampedModel):
     # The workflow, declared once: orders.services.orders moves the status through this table only.
     TRANSITIONS = {
@@ -147,6 +157,10 @@ class OrderLine(models.Model):
     )
     returned = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)
+    via_transfer = models.BooleanField(
+        default=False,
+        help_text="Reserved at the warehouse and coming to the pickup store by the order's transfer.",
+    )
 
     class Meta:
         ordering = ["id"]

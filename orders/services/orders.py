@@ -1,1 +1,797 @@
-"""Services: orders."""
+"""Orders of every channel: placing, click & collect (ready, hand over), delivery, cancellation.
+
+The workflow is Order.TRANSITIONS; `set_order_status` is the one place that moves it. Stock is only
+touched through inventory.services, with CauseType.ORDER_LINE and the order line's id as cause.
+"""
+
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from common.actor import Actor
+from common.errors import ApplicationError, IllegalTransition, InvalidInput, move_status
+from common.models import Channel
+from customers.models import Customer, TimelineKind
+from customers.services import add_store_credit_entry, record_timeline_event, store_credit_balance
+from inventory import services as stock
+from inventory.exceptions import InsufficientStock
+from inventory.models import CauseType, Transfer, TransferStatus, Variant
+from orders.models.orders import (
+    NUMBER_PREFIX,
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderNumberCounter,
+    OrderStatus,
+    OrderStatusChange,
+    PaymentStatus,
+)
+from orders.selectors.orders import available_by_store, shipping_warehouses
+from stores.models import Store
+
+log = logging.getLogger(__name__)
+
+# Unambiguous on a phone screen and when read aloud: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
+PICKUP_CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+PICKUP_CODE_LENGTH = 6
+REMINDER_BEFORE_DEADLINE = timedelta(days=1)
+
+TIMELINE_KIND = {
+    OrderStatus.PLACED: TimelineKind.ORDER_PLACED,
+    OrderStatus.READY_FOR_PICKUP: TimelineKind.ORDER_READY,
+    OrderStatus.COLLECTED: TimelineKind.ORDER_COLLECTED,
+    OrderStatus.SHIPPED: TimelineKind.ORDER_SHIPPED,
+    OrderStatus.DELIVERED: TimelineKind.ORDER_DELIVERED,
+    OrderStatus.CANCELLED: TimelineKind.ORDER_CANCELLED,
+}
+
+TIMESTAMP_FIELD = {
+    OrderStatus.READY_FOR_PICKUP: "ready_at",
+    OrderStatus.COLLECTED: "collected_at",
+    OrderStatus.SHIPPED: "shipped_at",
+    OrderStatus.DELIVERED: "delivered_at",
+    OrderStatus.CANCELLED: "cancelled_at",
+}
+
+
+# --- domain errors ---------------------------------------------------------------------------
+
+
+class AwaitingTransfer(ApplicationError):
+    """The goods for this pickup order are still on their way from the warehouse."""
+
+    code = "awaiting_transfer"
+
+
+class WrongPickupCode(ApplicationError):
+    code = "wrong_pickup_code"
+
+
+class OrderConflict(ApplicationError):
+    code = "order_conflict"
+
+
+# --- numbers and status ----------------------------------------------------------------------
+
+
+def next_order_number(channel: str) -> str:
+    """The next human order number of a channel: W-000123 (web), A- (app), P- (phone), S- (store).
+
+    PostgreSQL draws from a per-channel sequence: unique under any concurrency and no lock is held
+    until the order's transaction ends (a rolled-back order leaves a gap). Elsewhere a counter
+    row is raised with one UPDATE, which locks it until the caller's transaction ends.
+    """
+    if channel not in NUMBER_PREFIX:
+        raise InvalidInput(
+            "Unknown channel.", errors={"channel": [f"Unknown channel '{channel}'."]}
+        )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s)", [f"orders_number_{channel}"])
+            value = cursor.fetchone()[0]
+    else:
+        with transaction.atomic():
+            raised = OrderNumberCounter.objects.filter(channel=channel).update(
+                last_number=F("last_number") + 1
+            )
+            if not raised:
+                try:
+                    with transaction.atomic():
+                        OrderNumberCounter.objects.create(channel=channel, last_number=1)
+                except IntegrityError:
+                    OrderNumberCounter.objects.filter(channel=channel).update(
+                        last_number=F("last_number") + 1
+                    )
+            value = OrderNumberCounter.objects.get(channel=channel).last_number
+    return f"{NUMBER_PREFIX[channel]}-{value:06d}"
+
+
+def _actor_user(actor: Actor):
+    return actor.user if getattr(actor.user, "pk", None) is not None else None
+
+
+def _record_change(
+    *, actor: Actor, order: Order, from_status: str, to_status: str, note: str = ""
+) -> None:
+    OrderStatusChange.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        channel=actor.channel,
+        actor_user=_actor_user(actor),
+        actor_client=actor.client,
+        note=note[:255],
+    )
+    store = order.pickup_store or order.fulfilment_store
+    label = OrderStatus(to_status).label.lower()
+    record_timeline_event(
+        customer=order.customer,
+        kind=TIMELINE_KIND[to_status],
+        channel=actor.channel,
+        summary=f"Order {order.number} {label}" + (f": {note}" if note else ""),
+        actor=actor,
+        store=store,
+        subject_type="order",
+        subject_id=order.number,
+        data={"from_status": from_status, "to_status": to_status, "total": str(order.total)},
+    )
+
+
+def set_order_status(*, actor: Actor, order: Order, status: str, note: str = "") -> None:
+    """Move the order one step through Order.TRANSITIONS; writes the history row and the timeline.
+
+    Sets the step's timestamp (ready_at, collected_at, …) and saves the order. Raises
+    IllegalTransition (409) for a step the table does not allow; nothing is written then.
+    """
+    with transaction.atomic():
+        previous = move_status(order, Order.TRANSITIONS, status, "order")
+        fields = ["status", "updated_at"]
+        if status in TIMESTAMP_FIELD:
+            setattr(order, TIMESTAMP_FIELD[status], timezone.now())
+            fields.append(TIMESTAMP_FIELD[status])
+        order.save(update_fields=fields)
+        _record_change(actor=actor, order=order, from_status=previous, to_status=status, note=note)
+
+
+# --- placing ---------------------------------------------------------------------------------
+
+
+def _check_lines(lines: Sequence[tuple[Variant, int]]) -> dict[str, list]:
+    if not lines:
+        return {"lines": ["An order needs at least one line."]}
+    problems: list[dict[str, list[str]]] = []
+    for variant, quantity in lines:
+        line_errors: dict[str, list[str]] = {}
+        if not isinstance(variant, Variant) or variant.pk is None:
+            line_errors["sku"] = ["Unknown SKU."]
+        elif not variant.is_active:
+            line_errors["sku"] = [f"{variant.sku} is no longer sold."]
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            line_errors["quantity"] = ["Must be a whole number of at least 1."]
+        problems.append(line_errors)
+    return {"lines": problems} if any(problems) else {}
+
+
+def _create_order(
+    *,
+    actor: Actor,
+    customer: Customer,
+    channel: str,
+    fulfilment: str,
+    fulfilment_store: Store,
+    pickup_store: Store | None,
+    lines: Sequence[tuple[Variant, int]],
+    payment_status: str,
+    shipping_address: dict | None = None,
+) -> tuple[Order, list[OrderLine]]:
+    subtotal = sum((variant.price * quantity for variant, quantity in lines), Decimal("0.00"))
+    order = Order.objects.create(
+        number=next_order_number(channel),
+        channel=channel,
+        fulfilment=fulfilment,
+        status=OrderStatus.PLACED,
+        customer=customer,
+        pickup_store=pickup_store,
+        fulfilment_store=fulfilment_store,
+        shipping_address=shipping_address or {},
+        payment_status=payment_status,
+        subtotal=subtotal,
+        total=subtotal,
+        created_by_user=_actor_user(actor),
+        created_by_client=actor.client,
+    )
+    order_lines = OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                variant=variant,
+                sku=variant.sku,
+                name=variant.label[:300],
+                quantity=quantity,
+                unit_price=variant.price,
+            )
+            for variant, quantity in lines
+        ]
+    )
+    if order_lines and order_lines[0].pk is None:
+        # Backends that cannot return ids from a bulk insert: read them back in order.
+        order_lines = list(order.lines.order_by("pk"))
+    _record_change(actor=actor, order=order, from_status="", to_status=OrderStatus.PLACED)
+    return order, order_lines
+
+
+def _reserve_for_pickup(*, actor: Actor, order: Order, order_lines: list[OrderLine]) -> None:
+    """Reserve at the pickup store; lines it lacks come from a warehouse by one transfer."""
+    store = order.fulfilment_store
+    caused = [(line.variant, line.quantity, str(line.pk)) for line in order_lines]
+    try:
+        with transaction.atomic():
+            stock.reserve(actor=actor, store=store, lines=caused, cause_type=CauseType.ORDER_LINE)
+        return
+    except InsufficientStock as shortage:
+        short_skus = {s["sku"] for s in shortage.short_lines}
+        error = shortage
+    from_store = [line for line in order_lines if line.sku not in short_skus]
+    by_transfer = [line for line in order_lines if line.sku in short_skus]
+    needed: dict[int, int] = {}
+    for line in by_transfer:
+        needed[line.variant_id] = needed.get(line.variant_id, 0) + line.quantity
+    warehouses = [w for w in shipping_warehouses() if w.pk != store.pk]
+    available = available_by_store(warehouses, list(needed))
+    source = next(
+        (
+            w
+            for w in warehouses
+            if all(available.get((w.pk, vid), 0) >= qty for vid, qty in needed.items())
+        ),
+        None,
+    )
+    if source is None:
+        raise error
+    if from_store:
+        stock.reserve(
+            actor=actor,
+            store=store,
+            lines=[(line.variant, line.quantity, str(line.pk)) for line in from_store],
+            cause_type=CauseType.ORDER_LINE,
+        )
+    try:
+        transfer = stock.create_transfer(
+            actor=actor,
+            from_store=source,
+            to_store=store,
+            lines=[(line.variant, line.quantity) for line in by_transfer],
+            reason=f"For order {order.number}",
+            destined_cause_type=CauseType.ORDER_LINE,
+            destined_cause_ids=[str(line.pk) for line in by_transfer],
+        )
+    except InsufficientStock:
+        # The warehouse sold out in the meantime: the customer learns what the store lacks.
+        raise error
+    OrderLine.objects.filter(pk__in=[line.pk for line in by_transfer]).update(via_transfer=True)
+    for line in by_transfer:
+        line.via_transfer = True
+    order.transfer = transfer
+    order.save(update_fields=["transfer", "updated_at"])
+
+
+def place_order(
+    *,
+    actor: Actor,
+    customer: Customer,
+    fulfilment: str,
+    lines: Sequence[tuple[Variant, int]],
+    pickup_store: Store | None = None,
+    shipping_store: Store | None = None,
+    channel: str | None = None,
+    payment_status: str = PaymentStatus.PAID,
+    shipping_address: dict | None = None,
+    store_credit_amount: Decimal | None = None,
+) -> Order:
+    """Place an order with captured prices and reserve its stock, all in one transaction.
+
+    Pickup: stock is reserved at the pickup store; lines the store lacks but a warehouse has
+    travel by one transfer (reserved at the warehouse now, at the store on arrival) and the order
+    can only be marked ready once the transfer is received. Delivery: reserved at the shipping
+    warehouse (the given one, else the first that has every line). Store credit (≤ balance,
+    ≤ total) is spent at once. The confirmation e-mail is queued after commit.
+
+    Raises InvalidInput (400, field errors) for bad lines, store, payment or store credit,
+    InsufficientStock (409) naming each short line, CustomerConflict when the credit was spent
+    concurrently. Nothing is written when it raises.
+    """
+    channel = channel or actor.channel
+    errors: dict[str, list] = {}
+    if channel not in NUMBER_PREFIX:
+        errors["channel"] = [f"Unknown channel '{channel}'."]
+    if customer is None or customer.pk is None or customer.merged_into_id:
+        errors["customer"] = ["An existing customer is needed (merged records are aliases)."]
+    errors.update(_check_lines(lines))
+    if payment_status not in (PaymentStatus.PAID, PaymentStatus.PAY_AT_PICKUP):
+        errors["payment_status"] = ["Use paid or pay_at_pickup."]
+    if fulfilment == Fulfilment.PICKUP:
+        if pickup_store is None:
+            errors["pickup_store"] = ["A pickup order needs a pickup store."]
+        elif not (pickup_store.offers_pickup and pickup_store.is_active):
+            errors["pickup_store"] = [f"{pickup_store.code} offers no click & collect."]
+    elif fulfilment == Fulfilment.DELIVERY:
+        if payment_status == PaymentStatus.PAY_AT_PICKUP:
+            errors["payment_status"] = ["Pay at pickup is only possible for pickup orders."]
+        if pickup_store is not None:
+            errors["pickup_store"] = ["A delivery order has no pickup store."]
+        if shipping_store is not None and not (
+            shipping_store.is_warehouse and shipping_store.is_active
+        ):
+            errors["shipping_store"] = [f"{shipping_store.code} does not ship orders."]
+    else:
+        errors["fulfilment"] = ["Use pickup or delivery."]
+    credit = Decimal(store_credit_amount or 0)
+    if credit < 0:
+        errors["store_credit"] = ["Cannot be negative."]
+    elif credit and not errors:
+        total = sum((v.price * q for v, q in lines), Decimal("0.00"))
+        balance = store_credit_balance(customer)
+        if credit > balance:
+            errors["store_credit"] = [f"Only {balance} store credit available."]
+        elif credit > total:
+            errors["store_credit"] = [f"More than the order total of {total}."]
+    if errors:
+        raise InvalidInput("Invalid order.", errors=errors)
+
+    with transaction.atomic():
+        if fulfilment == Fulfilment.PICKUP:
+            fulfilment_store = pickup_store
+        else:
+            fulfilment_store = shipping_store or _warehouse_for(lines)
+        order, order_lines = _create_order(
+            actor=actor,
+            customer=customer,
+            channel=channel,
+            fulfilment=fulfilment,
+            fulfilment_store=fulfilment_store,
+            pickup_store=pickup_store if fulfilment == Fulfilment.PICKUP else None,
+            lines=lines,
+            payment_status=payment_status,
+            shipping_address=shipping_address,
+        )
+        if fulfilment == Fulfilment.PICKUP:
+            _reserve_for_pickup(actor=actor, order=order, order_lines=order_lines)
+        else:
+            stock.reserve(
+                actor=actor,
+                store=fulfilment_store,
+                lines=[(line.variant, line.quantity, str(line.pk)) for line in order_lines],
+                cause_type=CauseType.ORDER_LINE,
+            )
+        if credit:
+            add_store_credit_entry(
+                customer=customer,
+                amount=-credit,
+                reason=f"Spent on order {order.number}",
+                cause_type="order",
+                cause_id=order.number,
+            )
+            order.store_credit_used = credit
+            if credit == order.total:
+                order.payment_method = "store_credit"
+            order.save(update_fields=["store_credit_used", "payment_method", "updated_at"])
+        _queue("send_order_confirmation", order.pk)
+        return order
+
+
+def _warehouse_for(lines: Sequence[tuple[Variant, int]]) -> Store:
+    """The first active warehouse (by code) that has every line; raises InsufficientStock."""
+    warehouses = shipping_warehouses()
+    if not warehouses:
+        raise InvalidInput(
+            "Invalid order.", errors={"fulfilment": ["No warehouse ships orders at the moment."]}
+        )
+    needed: dict[int, int] = {}
+    for variant, quantity in lines:
+        needed[variant.pk] = needed.get(variant.pk, 0) + quantity
+    available = available_by_store(warehouses, list(needed))
+    for warehouse in warehouses:
+        if all(available.get((warehouse.pk, vid), 0) >= qty for vid, qty in needed.items()):
+            return warehouse
+    # None has it all: let the first warehouse's reservation name every short line.
+    return warehouses[0]
+
+
+def create_counter_sale(
+    *,
+    actor: Actor,
+    customer: Customer,
+    store: Store,
+    lines: list[tuple[Variant, int]],
+    payment_status: str = PaymentStatus.PAID,
+    note: str = "",
+) -> Order:
+    """Record a sale at the store counter: an order of channel store, fulfilment counter.
+
+    The order goes placed → collected through the transition table (two history rows and
+    timeline entries), with captured prices and every line handed over. It moves NO stock: the
+    caller (e.g. collecting a reservation) sells the stock itself. Raises InvalidInput for bad
+    lines.
+    """
+    errors = _check_lines(lines)
+    if errors:
+        raise InvalidInput("Invalid sale.", errors=errors)
+    with transaction.atomic():
+        order, order_lines = _create_order(
+            actor=actor,
+            customer=customer,
+            channel=Channel.STORE,
+            fulfilment=Fulfilment.COUNTER,
+            fulfilment_store=store,
+            pickup_store=None,
+            lines=lines,
+            payment_status=payment_status,
+        )
+        OrderLine.objects.filter(order=order).update(handed_over=F("quantity"))
+        set_order_status(actor=actor, order=order, status=OrderStatus.COLLECTED, note=note)
+        return order
+
+
+# --- click & collect -------------------------------------------------------------------------
+
+
+def _lock(order: Order) -> Order:
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("customer", "pickup_store", "fulfilment_store", "transfer")
+        .get(pk=order.pk)
+    )
+
+
+def _refresh(original: Order, locked: Order) -> None:
+    """Keep the caller's instance in step with the saved one."""
+    for field in locked._meta.concrete_fields:
+        setattr(original, field.attname, getattr(locked, field.attname))
+
+
+def _new_pickup_code() -> str:
+    return "".join(secrets.choice(PICKUP_CODE_ALPHABET) for _ in range(PICKUP_CODE_LENGTH))
+
+
+def mark_ready_for_pickup(*, actor: Actor, order: Order) -> Order:
+    """Staff picked the goods: the order is ready, gets its pickup code and a deadline.
+
+    The code is random (secrets), 6 characters, unique among the orders waiting for pickup. The
+    deadline is ready_at + the store's pickup_window_days. The e-mail with code and QR code is
+    queued after commit. Raises IllegalTransition unless a placed pickup order, AwaitingTransfer
+    while its warehouse transfer has not been received.
+    """
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.fulfilment != Fulfilment.PICKUP:
+            raise OrderConflict(
+                f"Order {locked.number} is not a click & collect order.", code="not_a_pickup_order"
+            )
+        transfer = locked.transfer
+        if (
+            locked.status == OrderStatus.PLACED
+            and transfer
+            and transfer.status != TransferStatus.RECEIVED
+        ):
+            raise AwaitingTransfer(
+                f"Order {locked.number} waits for transfer {transfer.pk} ({transfer.status}) "
+                "from the warehouse.",
+                extra={"transfer": transfer.pk},
+            )
+        set_order_status(actor=actor, order=locked, status=OrderStatus.READY_FOR_PICKUP)
+        locked.pickup_deadline = locked.ready_at + timedelta(
+            days=locked.pickup_store.pickup_window_days
+        )
+        for _attempt in range(5):
+            locked.pickup_code = _new_pickup_code()
+            try:
+                with transaction.atomic():
+                    locked.save(update_fields=["pickup_code", "pickup_deadline"])
+                break
+            except IntegrityError:
+                continue  # the code is taken by another open order: draw again
+        else:
+            raise OrderConflict("No free pickup code could be drawn; try again.")
+        _queue("send_ready_for_pickup", locked.pk)
+    _refresh(order, locked)
+    return order
+
+
+def hand_over(
+    *,
+    actor: Actor,
+    order: Order,
+    pickup_code: str,
+    lines: Sequence[tuple[OrderLine, int]] | None = None,
+) -> Order:
+    """Hand a ready order over at the counter after checking its pickup code.
+
+    The order row is locked, so of two staff handing over at once one succeeds and the other gets
+    IllegalTransition (409). Without `lines` everything is handed over. Partial hand-over: the
+    given quantities are sold from the reserved stock; what is not handed over is released back
+    to the shelf (the customer did not want it) and counted in the line's `cancelled`; the order
+    is collected either way and each line's `handed_over` shows what left the store. A pay at
+    pickup order is paid at the counter.
+
+    Raises WrongPickupCode (409; the attempt is counted and kept even though the call fails),
+    IllegalTransition unless ready for pickup, InvalidInput for bad partial lines.
+    """
+    try:
+        return _hand_over(actor=actor, order=order, pickup_code=pickup_code, lines=lines)
+    except WrongPickupCode:
+        # Outside the rolled-back transaction: the attempt stays counted.
+        Order.objects.filter(pk=order.pk).update(pickup_code_attempts=F("pickup_code_attempts") + 1)
+        log.warning("Wrong pickup code for order %s by %s", order.number, actor.label)
+        raise
+
+
+def _hand_over(
+    *,
+    actor: Actor,
+    order: Order,
+    pickup_code: str,
+    lines: Sequence[tuple[OrderLine, int]] | None,
+) -> Order:
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.status != OrderStatus.READY_FOR_PICKUP:
+            # Only a ready order is handed over (placed → collected is the counter sale's step).
+            raise IllegalTransition("order", locked.status, OrderStatus.COLLECTED)
+        given = (pickup_code or "").strip().upper()
+        if not locked.pickup_code or not secrets.compare_digest(given, locked.pickup_code):
+            raise WrongPickupCode(
+                "The pickup code does not match this order.",
+                errors={"pickup_code": ["Wrong code."]},
+            )
+        order_lines = list(locked.lines.select_related("variant").order_by("pk"))
+        handed = _handed_quantities(order_lines, lines)
+        sold = [(ln.variant, handed[ln.pk], str(ln.pk)) for ln in order_lines if handed[ln.pk]]
+        kept = [
+            (ln.variant, ln.quantity - handed[ln.pk], str(ln.pk))
+            for ln in order_lines
+            if ln.quantity - handed[ln.pk]
+        ]
+        stock.sell(
+            actor=actor,
+            store=locked.fulfilment_store,
+            lines=sold,
+            cause_type=CauseType.ORDER_LINE,
+            reason=f"Handed over, order {locked.number}",
+        )
+        if kept:
+            stock.release(
+                actor=actor,
+                store=locked.fulfilment_store,
+                lines=kept,
+                cause_type=CauseType.ORDER_LINE,
+                reason=f"Not taken at pickup, order {locked.number}",
+            )
+        for line in order_lines:
+            line.handed_over = handed[line.pk]
+            line.cancelled = line.quantity - handed[line.pk]
+        OrderLine.objects.bulk_update(order_lines, ["handed_over", "cancelled"])
+        if locked.payment_status == PaymentStatus.PAY_AT_PICKUP:
+            locked.payment_status = PaymentStatus.PAID
+            locked.save(update_fields=["payment_status", "updated_at"])
+        note = "" if not kept else "partly handed over; the rest went back to the shelf"
+        set_order_status(actor=actor, order=locked, status=OrderStatus.COLLECTED, note=note)
+    _refresh(order, locked)
+    return order
+
+
+def _handed_quantities(
+    order_lines: list[OrderLine], lines: Sequence[tuple[OrderLine, int]] | None
+) -> dict[int, int]:
+    if lines is None:
+        return {line.pk: line.quantity for line in order_lines}
+    by_id = {line.pk: line for line in order_lines}
+    handed = {line.pk: 0 for line in order_lines}
+    problems: list[str] = []
+    for line, quantity in lines:
+        line_id = getattr(line, "pk", line)
+        if line_id not in by_id:
+            problems.append(f"Line {line_id} is not part of this order.")
+        elif isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            problems.append(f"Line {line_id}: quantity must be a whole number of at least 0.")
+        elif handed[line_id] + quantity > by_id[line_id].quantity:
+            problems.append(f"Line {line_id}: only {by_id[line_id].quantity} ordered.")
+        else:
+            handed[line_id] += quantity
+    if not problems and not any(handed.values()):
+        problems.append("Nothing would be handed over; cancel the order instead.")
+    if problems:
+        raise InvalidInput("Invalid hand-over.", errors={"lines": problems})
+    return handed
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+def ship_order(*, actor: Actor, order: Order) -> Order:
+    """A delivery order leaves the warehouse: its reserved stock is sold there.
+
+    Raises IllegalTransition unless a placed delivery order.
+    """
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.fulfilment != Fulfilment.DELIVERY:
+            raise OrderConflict(
+                f"Order {locked.number} is not a delivery order.", code="not_a_delivery_order"
+            )
+        set_order_status(actor=actor, order=locked, status=OrderStatus.SHIPPED)
+        order_lines = list(locked.lines.select_related("variant").order_by("pk"))
+        stock.sell(
+            actor=actor,
+            store=locked.fulfilment_store,
+            lines=[(ln.variant, ln.quantity, str(ln.pk)) for ln in order_lines],
+            cause_type=CauseType.ORDER_LINE,
+            reason=f"Shipped, order {locked.number}",
+        )
+    _refresh(order, locked)
+    return order
+
+
+def deliver_order(*, actor: Actor, order: Order) -> Order:
+    """The carrier delivered: the order is complete and every line counts as handed over.
+
+    Raises IllegalTransition unless shipped.
+    """
+    with transaction.atomic():
+        locked = _lock(order)
+        set_order_status(actor=actor, order=locked, status=OrderStatus.DELIVERED)
+        locked.lines.update(handed_over=F("quantity"))
+    _refresh(order, locked)
+    return order
+
+
+# --- cancelling ------------------------------------------------------------------------------
+
+
+def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
+    """Cancel an order that is not yet collected or shipped and give its stock back.
+
+    Reserved units at the fulfilment store are released. Lines travelling by a warehouse transfer:
+    a transfer not yet dispatched is called off (released at the warehouse); one in transit is
+    released at the store when it arrives (`on_transfer_received`). Store credit spent on the
+    order is credited back. The cancellation e-mail is queued after commit. Raises
+    IllegalTransition for a collected, shipped, delivered or already cancelled order.
+    """
+    with transaction.atomic():
+        locked = _lock(order)
+        set_order_status(actor=actor, order=locked, status=OrderStatus.CANCELLED, note=reason)
+        order_lines = list(locked.lines.select_related("variant").order_by("pk"))
+        transfer = locked.transfer
+        arrived = transfer is None or transfer.status == TransferStatus.RECEIVED
+        releasable = [ln for ln in order_lines if not ln.via_transfer or arrived]
+        if releasable:
+            stock.release(
+                actor=actor,
+                store=locked.fulfilment_store,
+                lines=[(ln.variant, ln.quantity, str(ln.pk)) for ln in releasable],
+                cause_type=CauseType.ORDER_LINE,
+                reason=f"Order {locked.number} cancelled",
+            )
+            OrderLine.objects.filter(pk__in=[ln.pk for ln in releasable]).update(
+                cancelled=F("quantity")
+            )
+        if transfer is not None and transfer.status == TransferStatus.REQUESTED:
+            stock.cancel_transfer(
+                actor=actor, transfer=transfer, reason=f"Order {locked.number} cancelled"
+            )
+            locked.lines.filter(via_transfer=True).update(cancelled=F("quantity"))
+        if locked.store_credit_used:
+            add_store_credit_entry(
+                customer=locked.customer,
+                amount=locked.store_credit_used,
+                reason=f"Order {locked.number} cancelled",
+                cause_type="order",
+                cause_id=locked.number,
+            )
+        _queue("send_order_cancelled", locked.pk)
+    _refresh(order, locked)
+    return order
+
+
+def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
+    """After a warehouse transfer arrived: settle the orders it travelled for.
+
+    Goods for an order cancelled while they were on the road are released at the store (they
+    were reserved for the order lines on arrival); a placed order is noted on the customer's
+    timeline. Safe to run again. Returns the number of order lines released.
+    """
+    released = 0
+    if transfer.status != TransferStatus.RECEIVED:
+        return released
+    with transaction.atomic():
+        for order in Order.objects.select_for_update(of=("self",)).filter(transfer=transfer):
+            pending = list(
+                order.lines.select_related("variant").filter(via_transfer=True, cancelled=0)
+            )
+            if order.status == OrderStatus.CANCELLED and pending:
+                stock.release(
+                    actor=actor,
+                    store=order.fulfilment_store,
+                    lines=[(ln.variant, ln.quantity, str(ln.pk)) for ln in pending],
+                    cause_type=CauseType.ORDER_LINE,
+                    reason=f"Arrived for cancelled order {order.number}",
+                )
+                OrderLine.objects.filter(pk__in=[ln.pk for ln in pending]).update(
+                    cancelled=F("quantity")
+                )
+                released += len(pending)
+    return released
+
+
+# --- the pickup window -----------------------------------------------------------------------
+
+
+def expire_uncollected_orders(*, now: datetime | None = None) -> dict[str, int]:
+    """Remind a day before the pickup deadline, cancel after it (releasing the stock).
+
+    Each order is handled in its own short transaction with select_for_update(skip_locked=True),
+    so two runs at the same time never handle the same order and a second run finds nothing left
+    to do. Also releases goods that arrived for orders cancelled while in transit. Returns the
+    counts of reminded and cancelled orders.
+    """
+    now = now or timezone.now()
+    system = Actor.system()
+    reminded = cancelled = 0
+    due_reminders = Order.objects.filter(
+        status=OrderStatus.READY_FOR_PICKUP,
+        reminder_sent_at__isnull=True,
+        pickup_deadline__gt=now,
+        pickup_deadline__lte=now + REMINDER_BEFORE_DEADLINE,
+    ).values_list("pk", flat=True)
+    for pk in list(due_reminders):
+        with transaction.atomic():
+            order = (
+                Order.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=OrderStatus.READY_FOR_PICKUP, reminder_sent_at__isnull=True)
+                .first()
+            )
+            if order is None:
+                continue
+            order.reminder_sent_at = now
+            order.save(update_fields=["reminder_sent_at", "updated_at"])
+            _queue("send_pickup_reminder", order.pk)
+            reminded += 1
+    overdue = Order.objects.filter(
+        status=OrderStatus.READY_FOR_PICKUP, pickup_deadline__lte=now
+    ).values_list("pk", flat=True)
+    for pk in list(overdue):
+        with transaction.atomic():
+            order = (
+                Order.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=OrderStatus.READY_FOR_PICKUP)
+                .first()
+            )
+            if order is None:
+                continue
+            cancel_order(actor=system, order=order, reason="not collected within the pickup window")
+            cancelled += 1
+    received = Transfer.objects.filter(
+        status=TransferStatus.RECEIVED,
+        orders__status=OrderStatus.CANCELLED,
+        orders__lines__via_transfer=True,
+        orders__lines__cancelled=0,
+    ).distinct()
+    for transfer in received:
+        on_transfer_received(actor=system, transfer=transfer)
+    return {"reminded": reminded, "cancelled": cancelled}
+
+
+# --- side effects ----------------------------------------------------------------------------
+
+
+def _queue(task_name: str, order_id: int) -> None:
+    """Queue an e-mail task once the transaction has committed (never for a rolled-back order)."""
+    from orders.tasks import orders as tasks
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: task.delay(order_id))

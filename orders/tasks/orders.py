@@ -1,1 +1,100 @@
-"""Celery tasks for orders."""
+"""Celery tasks for orders: the customer's e-mails and the pickup-window sweep.
+
+Tasks take ids and are idempotent: each e-mail has a stable key, so a task run twice sends once.
+"""
+
+import io
+
+import segno
+from celery import shared_task
+
+from common.notifications import send_email_once
+from orders.models.orders import Order, OrderStatus
+
+
+def _order(order_id: int) -> Order | None:
+    return (
+        Order.objects.select_related("customer", "pickup_store", "fulfilment_store")
+        .prefetch_related("lines")
+        .filter(pk=order_id)
+        .first()
+    )
+
+
+def _context(order: Order, **extra) -> dict:
+    return {
+        "order": order,
+        "customer": order.customer,
+        "lines": list(order.lines.all()),
+        "store": order.pickup_store or order.fulfilment_store,
+        **extra,
+    }
+
+
+def pickup_qr_payload(order: Order) -> str:
+    """What the QR code holds: the counter scanner reads the order number and the code."""
+    return f"OMNIS-PICKUP:{order.number}:{order.pickup_code}"
+
+
+@shared_task
+def send_order_confirmation(order_id: int) -> bool:
+    order = _order(order_id)
+    if order is None:
+        return False
+    return send_email_once(
+        key=f"order:{order.pk}:confirmation",
+        to=order.customer.email,
+        template="order_confirmation",
+        context=_context(order),
+    )
+
+
+@shared_task
+def send_ready_for_pickup(order_id: int) -> bool:
+    order = _order(order_id)
+    if order is None or order.status != OrderStatus.READY_FOR_PICKUP or not order.pickup_code:
+        return False
+    qr = segno.make(pickup_qr_payload(order), error="m")
+    png = io.BytesIO()
+    qr.save(png, kind="png", scale=6, border=2)
+    return send_email_once(
+        key=f"order:{order.pk}:ready",
+        to=order.customer.email,
+        template="order_ready_for_pickup",
+        context=_context(order, qr_data_uri=qr.png_data_uri(scale=6, border=2)),
+        attachments=[(f"pickup-{order.number}.png", png.getvalue(), "image/png")],
+    )
+
+
+@shared_task
+def send_pickup_reminder(order_id: int) -> bool:
+    order = _order(order_id)
+    if order is None or order.status != OrderStatus.READY_FOR_PICKUP:
+        return False
+    return send_email_once(
+        key=f"order:{order.pk}:pickup_reminder",
+        to=order.customer.email,
+        template="order_pickup_reminder",
+        context=_context(order),
+    )
+
+
+@shared_task
+def send_order_cancelled(order_id: int) -> bool:
+    order = _order(order_id)
+    if order is None or order.status != OrderStatus.CANCELLED:
+        return False
+    return send_email_once(
+        key=f"order:{order.pk}:cancelled",
+        to=order.customer.email,
+        template="order_cancelled",
+        context=_context(order),
+    )
+
+
+@shared_task
+def expire_uncollected_orders() -> dict:
+    """Periodic: pickup reminders and cancellation after the store's pickup window."""
+    from orders.services.orders import expire_uncollected_orders as expire
+
+    return expire()
