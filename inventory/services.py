@@ -9,9 +9,10 @@ same unit twice.
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -237,6 +238,116 @@ def adjust_to_count(
         )
         movement.save()
         return movement
+
+
+@dataclass
+class StockCount:
+    """One absolute count (e.g. a row of the ERP file); `ref` says where it came from."""
+
+    store: Store
+    variant_id: int
+    counted: int
+    ref: str = ""
+
+
+@dataclass
+class CountOutcome:
+    changed: int = 0
+    unchanged: int = 0
+    below_reserved: list[tuple[StockCount, int]] = field(default_factory=list)
+
+
+def apply_counts(
+    *,
+    actor: Actor,
+    counts: Sequence[StockCount],
+    reason: str,
+    cause_type: str = CauseType.IMPORT_BATCH,
+    cause_id: str = "",
+) -> CountOutcome:
+    """Many absolute counts in one transaction (the ERP import's batches), as adjustments.
+
+    Like adjust_to_count, row by row: a matching count writes nothing, a count below what is
+    reserved is not applied but returned in `below_reserved` with the reserved quantity. Rows are
+    locked store by store, each in StockItem id order, like every other stock service.
+    Raises InvalidStockRequest for a negative count. If a SKU appears twice, the last count wins.
+    """
+    for count in counts:
+        _check_quantity(count.counted, "counted", allow_zero=True)
+    by_store: dict[int, dict[int, StockCount]] = defaultdict(dict)
+    stores: dict[int, Store] = {}
+    for count in counts:
+        by_store[count.store.pk][count.variant_id] = count
+        stores[count.store.pk] = count.store
+    outcome = CountOutcome()
+    fields = _actor_fields(actor)
+
+    def movement(item: StockItem, delta: int, count: StockCount) -> StockMovement:
+        return StockMovement(
+            stock_item=item,
+            kind=MovementKind.ADJUSTMENT,
+            on_hand_delta=delta,
+            cause_type=cause_type,
+            cause_id=cause_id[:64],
+            reason=(f"{reason} ({count.ref})" if count.ref else reason)[:255],
+            **fields,
+        )
+
+    with transaction.atomic():
+        movements: list[StockMovement] = []
+        for store_id in sorted(by_store):
+            wanted = by_store[store_id]
+            existing = _locked_for_count(store_id, wanted)
+            new = [c for vid, c in wanted.items() if vid not in existing and c.counted > 0]
+            if new:
+                rows = [StockItem(store_id=store_id, variant_id=c.variant_id) for c in new]
+                for row, count in zip(rows, new, strict=True):
+                    row.on_hand = count.counted
+                try:
+                    with transaction.atomic():
+                        StockItem.objects.bulk_create(rows)
+                    movements += [movement(r, c.counted, c) for r, c in zip(rows, new, strict=True)]
+                    outcome.changed += len(rows)
+                    existing.update({c.variant_id: None for c in new})
+                except IntegrityError:
+                    # Someone created some of these rows meanwhile: start them at 0 and count.
+                    StockItem.objects.bulk_create(
+                        [StockItem(store_id=store_id, variant_id=c.variant_id) for c in new],
+                        ignore_conflicts=True,
+                    )
+                    existing = _locked_for_count(store_id, wanted)
+            now = timezone.now()
+            changed: list[StockItem] = []
+            for variant_id, count in wanted.items():
+                item = existing.get(variant_id)
+                if item is None:
+                    if variant_id not in existing:  # never stocked and counted 0: nothing to do
+                        outcome.unchanged += 1
+                    continue
+                if count.counted == item.on_hand:
+                    outcome.unchanged += 1
+                elif count.counted < item.reserved:
+                    outcome.below_reserved.append((count, item.reserved))
+                else:
+                    movements.append(movement(item, count.counted - item.on_hand, count))
+                    item.on_hand = count.counted
+                    item.updated_at = now
+                    changed.append(item)
+            if changed:
+                StockItem.objects.bulk_update(changed, ["on_hand", "updated_at"], batch_size=500)
+                outcome.changed += len(changed)
+        StockMovement.objects.bulk_create(movements, batch_size=5000)
+    return outcome
+
+
+def _locked_for_count(store_id: int, wanted: dict[int, StockCount]) -> dict[int, StockItem | None]:
+    return {
+        item.variant_id: item
+        for item in StockItem.objects.select_for_update()
+        .filter(store_id=store_id, variant_id__in=list(wanted))
+        .only("id", "variant_id", "on_hand", "reserved")
+        .order_by("pk")
+    }
 
 
 def set_safety_stock(*, actor: Actor, store: Store, variant: Variant, quantity: int) -> StockItem:
@@ -682,5 +793,5 @@ def cancel_transfer(*, actor: Actor, transfer: Transfer, reason: str = "") -> Tr
 
 def _refresh(original: Transfer, locked: Transfer) -> None:
     """Keep the caller's instance in step with the saved one."""
-    for field in ("status", "shipped_at", "received_at", "updated_at"):
-        setattr(original, field, getattr(locked, field))
+    for name in ("status", "shipped_at", "received_at", "updated_at"):
+        setattr(original, name, getattr(locked, name))
