@@ -1,1 +1,487 @@
-urlpatterns: list = []
+"""Order endpoints: placing and reading orders, cancelling, and the store devices' actions."""
+
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.actor import Actor
+from common.idempotency import idempotent
+from common.models import Channel
+from common.pagination import PageNumberPagination
+from common.permissions import (
+    IsCustomerLogin,
+    IsStaffMember,
+    customer_of,
+    is_channel_client,
+    is_staff_user,
+)
+from customers.models import Customer
+from inventory.models import Variant
+from orders.models.orders import (
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChange,
+    PaymentStatus,
+)
+from orders.selectors import orders as selectors
+from orders.services import orders as services
+from stores.models import Store
+from stores.selectors import store_ids_for_staff
+
+ERROR = OpenApiResponse(description='Error body: {"type", "detail", "errors", "code"?}')
+
+# Which channels each kind of caller may place orders for (the number prefix follows it).
+CLIENT_CHANNELS = (Channel.WEB, Channel.APP, Channel.PHONE)
+CUSTOMER_CHANNELS = (Channel.WEB, Channel.APP)
+
+
+class IsOrderingParty(BasePermission):
+    message = "Only an API client, a customer login or store staff may call this."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(is_channel_client(user) or customer_of(user) is not None or is_staff_user(user))
+
+
+def actor_for(request, channel: str | None = None) -> Actor:
+    """The caller as an actor: a client's channel, web for a customer login, store for staff."""
+    user = request.user
+    if is_channel_client(user):
+        return Actor(client=user.api_client, channel=channel or user.api_client.channel)
+    if customer_of(user) is not None:
+        return Actor(user=user, channel=channel or Channel.WEB)
+    return Actor(user=user, channel=channel or Channel.STORE)
+
+
+# --- serializers -----------------------------------------------------------------------------
+
+
+class StoreCodeRelatedField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Store.objects.filter(is_active=True), **kwargs)
+
+
+class OrderLineCreateInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=32)
+    quantity = serializers.IntegerField(min_value=1, max_value=9999)
+
+
+class OrderCreateInput(serializers.Serializer):
+    customer = serializers.IntegerField(
+        required=False, help_text="Customer id; a customer login may leave it out (itself)."
+    )
+    channel = serializers.ChoiceField(choices=CLIENT_CHANNELS + (Channel.STORE,), required=False)
+    fulfilment = serializers.ChoiceField(choices=[Fulfilment.PICKUP, Fulfilment.DELIVERY])
+    pickup_store = StoreCodeRelatedField(required=False, allow_null=True)
+    shipping_store = StoreCodeRelatedField(
+        required=False,
+        allow_null=True,
+        help_text="Warehouse to ship from; default: one that has it all.",
+    )
+    lines = OrderLineCreateInput(many=True, allow_empty=False, max_length=100)
+    payment_status = serializers.ChoiceField(
+        choices=[PaymentStatus.PAID, PaymentStatus.PAY_AT_PICKUP], default=PaymentStatus.PAID
+    )
+    store_credit = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="Store credit to spend on this order (at most the balance and the total).",
+    )
+    shipping_address = serializers.DictField(required=False)
+
+    def validate_lines(self, lines):
+        skus = {line["sku"] for line in lines}
+        variants = {
+            v.sku: v
+            for v in Variant.objects.select_related("product").filter(sku__in=skus, is_active=True)
+        }
+        errors = [
+            {} if line["sku"] in variants else {"sku": [f"Unknown SKU '{line['sku']}'."]}
+            for line in lines
+        ]
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return [(variants[line["sku"]], line["quantity"]) for line in lines]
+
+    def validate(self, data):
+        request = self.context["request"]
+        user = request.user
+        own = customer_of(user)
+        channel = data.get("channel")
+        errors: dict[str, list[str]] = {}
+        if own is not None and not is_staff_user(user):
+            if data.get("customer") not in (None, own.pk):
+                errors["customer"] = ["A customer login can only order for itself."]
+            data["customer"] = own
+            if channel and channel not in CUSTOMER_CHANNELS:
+                errors["channel"] = ["Use web or app."]
+        else:
+            customer_id = data.get("customer")
+            customer = (
+                Customer.objects.filter(pk=customer_id, merged_into__isnull=True).first()
+                if customer_id is not None
+                else None
+            )
+            if customer is None:
+                errors["customer"] = ["An existing customer id is needed."]
+            data["customer"] = customer
+            if is_channel_client(user) and channel and channel not in CLIENT_CHANNELS:
+                errors["channel"] = ["Use web, app or phone."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return data
+
+
+class OrderLineOutput(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = [
+            "id",
+            "sku",
+            "name",
+            "quantity",
+            "unit_price",
+            "handed_over",
+            "returned",
+            "cancelled",
+            "via_transfer",
+        ]
+
+
+class OrderStatusChangeOutput(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OrderStatusChange
+        fields = ["from_status", "to_status", "at", "channel", "actor", "note"]
+
+    def get_actor(self, change) -> str:
+        if change.actor_user_id:
+            return change.actor_user.get_full_name() or change.actor_user.get_username()
+        if change.actor_client_id:
+            return change.actor_client.name
+        return "system"
+
+
+class OrderOutput(serializers.ModelSerializer):
+    pickup_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    fulfilment_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    customer = serializers.PrimaryKeyRelatedField(read_only=True)
+    pickup_code = serializers.SerializerMethodField()
+    lines = OrderLineOutput(many=True, read_only=True)
+    history = OrderStatusChangeOutput(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "number",
+            "status",
+            "channel",
+            "fulfilment",
+            "pickup_store",
+            "fulfilment_store",
+            "customer",
+            "payment_status",
+            "payment_method",
+            "currency",
+            "subtotal",
+            "discount",
+            "total",
+            "store_credit_used",
+            "pickup_code",
+            "ready_at",
+            "pickup_deadline",
+            "transfer",
+            "collected_at",
+            "shipped_at",
+            "delivered_at",
+            "cancelled_at",
+            "created_at",
+            "lines",
+            "history",
+        ]
+
+    def get_pickup_code(self, order) -> str | None:
+        # Only while the order waits at the counter; codes are reused once an order is closed.
+        return order.pickup_code if order.status == OrderStatus.READY_FOR_PICKUP else None
+
+
+class HandOverLineInput(serializers.Serializer):
+    order_line = serializers.IntegerField()
+    quantity = serializers.IntegerField(min_value=0)
+
+
+class HandOverInput(serializers.Serializer):
+    pickup_code = serializers.CharField(max_length=20)
+    lines = HandOverLineInput(
+        many=True,
+        required=False,
+        help_text="For a partial hand-over: what the customer takes; the rest goes back.",
+    )
+
+
+class OrderCancelInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _detail(number: str) -> Order:
+    order = selectors.order_by_number(number)
+    if order is None:
+        raise Http404
+    return order
+
+
+def _visible_order(request, number: str) -> Order:
+    """The order if the caller may see it: clients any, customers their own, staff their stores."""
+    user = request.user
+    order = _detail(number)
+    if is_channel_client(user):
+        return order
+    if is_staff_user(user):
+        if not selectors.staff_may_see(user, order):
+            raise PermissionDenied("This order belongs to a store you do not work in.")
+        return order
+    own = customer_of(user)
+    if own is None or order.customer_id != own.pk:
+        raise Http404
+    return order
+
+
+def _staff_order(request, number: str, *, store_of: str) -> Order:
+    order = _detail(number)
+    store_id = getattr(order, f"{store_of}_id")
+    if store_id not in store_ids_for_staff(request.user):
+        raise PermissionDenied("This order belongs to a store you do not work in.")
+    return order
+
+
+def _reloaded(order: Order) -> dict:
+    return OrderOutput(selectors.order_by_number(order.number)).data
+
+
+# --- webshop and customer endpoints ----------------------------------------------------------
+
+
+class OrderCreateView(APIView):
+    permission_classes = [IsOrderingParty]
+
+    @extend_schema(
+        operation_id="orders_create",
+        request=OrderCreateInput,
+        responses={201: OrderOutput, 400: ERROR, 409: ERROR, 422: ERROR},
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        summary="Place an order (click & collect or home delivery)",
+        description=(
+            "Reserves the stock at the pickup store (a warehouse transfer fills what it lacks) or "
+            "at the shipping warehouse. 409 insufficient_stock names each short line."
+        ),
+    )
+    @idempotent
+    def post(self, request):
+        data = OrderCreateInput(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        order = services.place_order(
+            actor=actor_for(request, values.get("channel")),
+            customer=values["customer"],
+            fulfilment=values["fulfilment"],
+            lines=values["lines"],
+            pickup_store=values.get("pickup_store"),
+            shipping_store=values.get("shipping_store"),
+            payment_status=values["payment_status"],
+            shipping_address=values.get("shipping_address"),
+            store_credit_amount=values.get("store_credit"),
+        )
+        return Response(_reloaded(order), status=status.HTTP_201_CREATED)
+
+
+class OrderDetailView(APIView):
+    permission_classes = [IsOrderingParty]
+
+    @extend_schema(
+        operation_id="orders_retrieve",
+        responses={200: OrderOutput, 403: ERROR, 404: ERROR},
+        summary="An order with its lines and status history",
+    )
+    def get(self, request, number: str):
+        return Response(OrderOutput(_visible_order(request, number)).data)
+
+
+class OrderCancelView(APIView):
+    permission_classes = [IsOrderingParty]
+
+    @extend_schema(
+        operation_id="orders_cancel",
+        request=OrderCancelInput,
+        responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        summary="Cancel an order that is not yet collected or shipped; its stock is released",
+    )
+    @idempotent
+    def post(self, request, number: str):
+        data = OrderCancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = _visible_order(request, number)
+        services.cancel_order(
+            actor=actor_for(request), order=order, reason=data.validated_data["reason"]
+        )
+        return Response(_reloaded(order))
+
+
+class MyOrdersView(ListAPIView):
+    permission_classes = [IsCustomerLogin]
+    serializer_class = OrderOutput
+    pagination_class = PageNumberPagination
+
+    @extend_schema(operation_id="me_orders_list", summary="The logged-in customer's orders")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.orders_of_customer(customer_of(self.request.user))
+
+
+# --- store devices ---------------------------------------------------------------------------
+
+
+class StaffOrderListView(ListAPIView):
+    permission_classes = [IsStaffMember]
+    serializer_class = OrderOutput
+    pagination_class = PageNumberPagination
+
+    @extend_schema(
+        operation_id="staff_orders_list",
+        summary="Orders of my stores, e.g. today's pickups (?status=ready_for_pickup)",
+        parameters=[
+            OpenApiParameter("store", OpenApiTypes.STR, description="Store code, e.g. BER-01"),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values),
+        ],
+    )
+    def get(self, request, *args, **kwargs):
+        status_filter = request.query_params.get("status")
+        if status_filter and status_filter not in OrderStatus.values:
+            raise serializers.ValidationError(
+                {"status": [f"Use one of {', '.join(OrderStatus.values)}."]}
+            )
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.orders_for_staff(
+            self.request.user, store_code=params.get("store"), status=params.get("status")
+        )
+
+
+class StaffOrderReadyView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        operation_id="staff_orders_ready",
+        request=None,
+        responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        summary="Picked and ready: creates the pickup code and notifies the customer",
+        description="409 awaiting_transfer while the goods are still coming from the warehouse.",
+    )
+    @idempotent
+    def post(self, request, number: str):
+        order = _staff_order(request, number, store_of="pickup_store")
+        services.mark_ready_for_pickup(actor=actor_for(request), order=order)
+        return Response(_reloaded(order))
+
+
+class StaffOrderHandOverView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        operation_id="staff_orders_hand_over",
+        request=HandOverInput,
+        responses={200: OrderOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        summary="Hand over after checking the pickup code; `lines` for a partial hand-over",
+        description="409 wrong_pickup_code (the attempt is counted), 409 illegal_transition.",
+    )
+    @idempotent
+    def post(self, request, number: str):
+        data = HandOverInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = _staff_order(request, number, store_of="pickup_store")
+        lines = data.validated_data.get("lines")
+        services.hand_over(
+            actor=actor_for(request),
+            order=order,
+            pickup_code=data.validated_data["pickup_code"],
+            lines=None if lines is None else [(ln["order_line"], ln["quantity"]) for ln in lines],
+        )
+        return Response(_reloaded(order))
+
+
+class StaffOrderShipView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        operation_id="staff_orders_ship",
+        request=None,
+        responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        summary="A delivery order leaves the warehouse (its stock is sold there)",
+    )
+    @idempotent
+    def post(self, request, number: str):
+        order = _staff_order(request, number, store_of="fulfilment_store")
+        services.ship_order(actor=actor_for(request), order=order)
+        return Response(_reloaded(order))
+
+
+class StaffOrderDeliverView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        operation_id="staff_orders_deliver",
+        request=None,
+        responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        summary="The carrier delivered a shipped order",
+    )
+    @idempotent
+    def post(self, request, number: str):
+        order = _staff_order(request, number, store_of="fulfilment_store")
+        services.deliver_order(actor=actor_for(request), order=order)
+        return Response(_reloaded(order))
+
+
+urlpatterns = [
+    path("orders/", OrderCreateView.as_view(), name="order-create"),
+    path("orders/<str:number>/", OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<str:number>/cancel/", OrderCancelView.as_view(), name="order-cancel"),
+    path("me/orders/", MyOrdersView.as_view(), name="me-orders"),
+    path("staff/orders/", StaffOrderListView.as_view(), name="staff-order-list"),
+    path(
+        "staff/orders/<str:number>/ready/", StaffOrderReadyView.as_view(), name="staff-order-ready"
+    ),
+    path(
+        "staff/orders/<str:number>/hand-over/",
+        StaffOrderHandOverView.as_view(),
+        name="staff-order-hand-over",
+    ),
+    path("staff/orders/<str:number>/ship/", StaffOrderShipView.as_view(), name="staff-order-ship"),
+    path(
+        "staff/orders/<str:number>/deliver/",
+        StaffOrderDeliverView.as_view(),
+        name="staff-order-deliver",
+    ),
+]
