@@ -95,6 +95,8 @@ LOGIN_URL = "/admin/login/"
 OMNIS_CURRENCY = env("OMNIS_CURRENCY", default="EUR")
 OMNIS_PHONE_REGION = env("OMNIS_PHONE_REGION", default="DE")
 OMNIS_RETURN_WINDOW_DAYS = env.int("OMNIS_RETURN_WINDOW_DAYS", default=30)
+# Who pays money back for refunds to the original payment (orders.payments registry).
+OMNIS_REFUND_PROVIDER = env("OMNIS_REFUND_PROVIDER", default="manual")
 OMNIS_IDEMPOTENCY_TTL = timedelta(hours=24)
 OMNIS_EMAIL_FROM = env("OMNIS_EMAIL_FROM", default="service@omnis.example")
 DEFAULT_FROM_EMAIL = OMNIS_EMAIL_FROM
@@ -130,7 +132,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"ChannelEnum": "common.models.Channel"},
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "common.models.Channel",
+        "ReturnMethodEnum": "orders.models.returns.ReturnMethod",
+        "RefundMethodEnum": "orders.models.returns.RefundMethod",
+    },
 }
 
 # Celery: no broker configured → tasks run eagerly in-process (embedded default).

@@ -22,11 +22,17 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from common.actor import Actor
-from common.errors import ApplicationError, Forbidden, InvalidInput, move_status
+from common.errors import (
+    ApplicationError,
+    Forbidden,
+    IllegalTransition,
+    InvalidInput,
+    move_status,
+)
 from customers.models import TimelineKind
 from customers.services import add_store_credit_entry, record_timeline_event
 from inventory import services as stock
-from inventory.models import CauseType
+from inventory.models import CauseType, Variant
 from orders.models import (
     LineCondition,
     Order,
@@ -534,6 +540,14 @@ def refunded_total(order: Order) -> Decimal:
     return Refund.objects.filter(order=order).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
 
 
+def refund_due(return_request: Return) -> Decimal:
+    """What refunding this return would pay back now: its lines' value, capped by what is left
+    of the order's total after earlier refunds."""
+    order = return_request.order
+    total = sum(refundable_amounts(return_request).values(), Decimal("0.00"))
+    return max(min(total, order.total - refunded_total(order)), Decimal("0.00"))
+
+
 def refund_return(
     *,
     actor: Actor,
@@ -692,6 +706,80 @@ def _spread_over_lines(return_request: Return, amounts: dict[int, Decimal], tota
     ReturnLine.objects.bulk_update(lines, ["refund_amount"])
 
 
+# --- exchange --------------------------------------------------------------------------------
+
+
+def exchange_return(
+    *,
+    actor: Actor,
+    return_request: Return,
+    lines: list[tuple[Variant, int]],
+    fulfilment: str,
+    pickup_store: Store | None = None,
+    payment_status: str = PaymentStatus.PAID,
+    refund_method: str = RefundMethod.ORIGINAL,
+    shipping_address: dict | None = None,
+) -> tuple[Return, Order, list[Refund]]:
+    """Settle a received return with a replacement order (pickup or delivery) linked to it.
+
+    The return's value pays for the replacement: that part is refunded as store credit and spent
+    on the new order at once. Is the replacement dearer, the customer pays the difference on the
+    new order (`payment_status` paid at the counter, or pay_at_pickup); is it cheaper, the
+    difference goes back by `refund_method` like any refund.
+    Raises what refund_return and place_order raise (IllegalTransition unless received,
+    InsufficientStock, InvalidInput for bad lines/fulfilment), AlreadyRefunded when it was
+    refunded, Forbidden for staff of another store. All or nothing.
+    """
+    from orders.services.orders import place_order
+
+    with transaction.atomic():
+        locked = _lock_return(return_request)
+        _require_staff_of(actor, locked.store, "exchange returns there")
+        if locked.status == ReturnStatus.REFUNDED:
+            raise AlreadyRefunded(f"Return {locked.number} was already refunded.")
+        if locked.status != ReturnStatus.RECEIVED:
+            raise IllegalTransition("return", locked.status, ReturnStatus.REFUNDED)
+        price = sum((variant.price * quantity for variant, quantity in lines), Decimal("0.00"))
+        credit = min(price, refund_due(locked))
+        refunds = refund_return(
+            actor=actor,
+            return_request=locked,
+            method=refund_method,
+            exchange_credit=credit,
+            note="Exchange",
+        )
+        replacement = place_order(
+            actor=actor,
+            customer=locked.customer,
+            fulfilment=fulfilment,
+            lines=lines,
+            pickup_store=pickup_store,
+            channel=actor.channel,
+            payment_status=payment_status if price > credit else PaymentStatus.PAID,
+            shipping_address=shipping_address,
+            store_credit_amount=credit,
+        )
+        locked.replacement_order = replacement
+        locked.save(update_fields=["replacement_order", "updated_at"])
+        locked.refresh_from_db()
+        record_timeline_event(
+            customer=locked.customer,
+            kind=TimelineKind.ORDER_PLACED,
+            channel=actor.channel,
+            summary=(
+                f"Return {locked.number} exchanged for order {replacement.number}: "
+                f"{credit} {replacement.currency} paid by the return, "
+                f"{replacement.total - credit} {replacement.currency} to pay"
+            ),
+            actor=actor,
+            store=locked.store,
+            subject_type="return",
+            subject_id=locked.pk,
+            data={"replacement_order": replacement.number, "paid_by_return": str(credit)},
+        )
+    return locked, replacement, refunds
+
+
 # --- reject ----------------------------------------------------------------------------------
 
 
@@ -770,6 +858,8 @@ __all__ = [
     "ReturnWindowClosed",
     "counter_return",
     "create_return",
+    "exchange_return",
+    "refund_due",
     "mail_return_location",
     "receive_return",
     "refund_return",
