@@ -1,0 +1,97 @@
+"""Admin for API clients and login tokens: keys are shown once and never edited."""
+
+from django.contrib import admin, messages
+
+from common.auth import create_api_client_key, revoke_api_client
+from common.models import ApiClient, IdempotencyKey, SentNotification, UserToken
+from common.services import revoke_user_tokens
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by the application: to look at, never to add, change or delete."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "channel", "key_prefix", "is_active", "revoked_at", "created_at")
+    list_filter = ("channel", "is_active")
+    search_fields = ("name", "key_prefix")
+    actions = ("revoke",)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("key_prefix",)
+        # A key belongs to one channel for life; revoke and create another to change it.
+        return ("channel", "key_prefix", "is_active", "revoked_at", "created_at", "updated_at")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "channel")
+        return ("name", "channel", "key_prefix", "is_active", "revoked_at", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        client, key = create_api_client_key(name=obj.name, channel=obj.channel)
+        # The admin goes on with `obj` (log entry, redirect): make it the saved client.
+        obj.__dict__.update({k: v for k, v in client.__dict__.items() if not k.startswith("_")})
+        obj._state.adding = False
+        obj._state.db = client._state.db
+        messages.success(
+            request,
+            f"The key of '{client.name}' is {key} — copy it now, it is not shown again.",
+        )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Movements and timeline entries name the client: revoke instead of deleting.
+        return False
+
+    @admin.action(description="Revoke the selected API clients", permissions=["change"])
+    def revoke(self, request, queryset):
+        clients = list(queryset.filter(is_active=True))
+        for client in clients:
+            revoke_api_client(client)
+        self.message_user(request, f"Revoked {len(clients)} API client(s).", messages.SUCCESS)
+
+
+@admin.register(UserToken)
+class UserTokenAdmin(ReadOnlyAdmin):
+    list_display = ("user", "key_prefix", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__email", "key_prefix")
+    actions = ("revoke",)
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("common.change_usertoken")
+
+    @admin.action(description="Revoke the selected tokens", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        count = revoke_user_tokens(queryset)
+        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "principal", "method", "path", "key", "response_status")
+    list_filter = ("method", "response_status")
+    search_fields = ("key", "principal", "path")
+    show_full_result_count = False
+
+
+@admin.register(SentNotification)
+class SentNotificationAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "template", "recipient", "sent_at", "key")
+    list_filter = ("template",)
+    search_fields = ("key", "recipient")
+    show_full_result_count = False

@@ -1,0 +1,259 @@
+"""Admin for customers: profile edits go through customers.services so the timeline records them;
+notes, timeline, wishlist and store credit are shown, never edited here."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from common.actor import Actor
+from common.errors import ApplicationError
+from common.models import Channel
+from customers.models import (
+    Customer,
+    ServiceNote,
+    StoreCreditEntry,
+    TimelineEvent,
+    WishlistItem,
+)
+from customers.normalise import normalise_phone
+from customers.services import PROFILE_FIELDS, find_or_create_customer, update_customer_profile
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ServiceNoteInline(ReadOnlyInline):
+    model = ServiceNote
+    fields = ("created_at", "channel", "store", "author_user", "author_client", "text")
+
+
+class TimelineInline(ReadOnlyInline):
+    model = TimelineEvent
+    fields = ("at", "kind", "channel", "store", "sku", "summary")
+    ordering = ("-at", "-id")
+    verbose_name_plural = "timeline"
+
+
+class WishlistInline(ReadOnlyInline):
+    model = WishlistItem
+    fields = ("created_at", "variant", "note", "channel", "added_by_user", "store")
+    verbose_name_plural = "wishlist"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("variant__product")
+
+
+class StoreCreditInline(ReadOnlyInline):
+    model = StoreCreditEntry
+    fields = ("created_at", "amount", "reason", "cause_type", "cause_id")
+
+
+class MergedFilter(admin.SimpleListFilter):
+    title = "merged"
+    parameter_name = "merged"
+
+    def lookups(self, request, model_admin):
+        return (("no", "Active records"), ("yes", "Merged into another (aliases)"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(merged_into__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(merged_into__isnull=False)
+        return queryset
+
+
+# Fields that say who the customer is and what they prefer; the rest is history.
+EDITABLE = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "postcode",
+    "preferred_store",
+    "sizes",
+    "favourite_categories",
+    "contact_channel",
+    "marketing_consent",
+)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "email",
+        "phone",
+        "preferred_store",
+        "source_channel",
+        "marketing_consent",
+        "created_at",
+    )
+    list_filter = (
+        MergedFilter,
+        "source_channel",
+        "preferred_store",
+        "marketing_consent",
+        "contact_channel",
+    )
+    list_select_related = ("preferred_store",)
+    search_fields = ("first_name", "last_name", "email", "phone", "postcode")
+    readonly_fields = (
+        "source_channel",
+        "created_by_client",
+        "user",
+        "merged_into",
+        "marketing_consent_at",
+        "marketing_consent_source",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("first_name", "last_name", "email", "phone", "postcode")}),
+        (
+            "Preferences",
+            {
+                "fields": (
+                    "preferred_store",
+                    "sizes",
+                    "favourite_categories",
+                    "contact_channel",
+                    "marketing_consent",
+                    "marketing_consent_at",
+                    "marketing_consent_source",
+                )
+            },
+        ),
+        (
+            "Record",
+            {
+                "fields": (
+                    "source_channel",
+                    "created_by_client",
+                    "user",
+                    "merged_into",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+    inlines = (ServiceNoteInline, WishlistInline, StoreCreditInline, TimelineInline)
+
+    def get_search_results(self, request, queryset, search_term):
+        """A phone number in any format ("030 1234567") also finds its E.164 form."""
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if sum(ch.isdigit() for ch in term) >= 5:
+            try:
+                phone = normalise_phone(term)
+            except ValidationError:
+                phone = None
+            if phone:
+                results = results | queryset.filter(phone=phone)
+        return results, may_have_duplicates
+
+    def save_model(self, request, obj, form, change):
+        actor = Actor(user=request.user, channel=Channel.STORE)
+        data = {f: form.cleaned_data[f] for f in EDITABLE if f in form.cleaned_data}
+        if change:
+            changes = {f: data[f] for f in form.changed_data if f in data and f in PROFILE_FIELDS}
+            if not changes:
+                return
+            try:
+                # The form already changed obj: let the service work on the stored record.
+                stored = Customer.objects.get(pk=obj.pk)
+                update_customer_profile(actor=actor, customer=stored, **changes)
+            except ApplicationError as exc:
+                # The form's validation catches nearly everything; this is a race with another edit.
+                self.message_user(request, exc.detail, messages.ERROR)
+            return
+        identity = {k: data.pop(k) for k in ("email", "phone", "first_name", "last_name")}
+        customer, created = find_or_create_customer(actor=actor, **identity, **data)
+        if not created:
+            self.message_user(
+                request,
+                f"This person was already known as customer {customer.pk}; nothing new was created.",
+                messages.WARNING,
+            )
+        obj.pk = customer.pk
+        obj._state.adding = False
+        obj._state.db = customer._state.db
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # History points at the customer; duplicates are merged, not deleted.
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdmin):
+    """Written only through customers.services; the history is never edited."""
+
+    list_display = ("at", "customer", "kind", "channel", "store", "sku", "summary")
+    list_filter = ("kind", "channel", "store")
+    list_select_related = ("customer", "store")
+    search_fields = (
+        "customer__email",
+        "customer__phone",
+        "customer__last_name",
+        "summary",
+        "sku",
+    )
+    show_full_result_count = False
+
+
+@admin.register(ServiceNote)
+class ServiceNoteAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "customer", "channel", "store", "author_user", "text")
+    list_filter = ("channel", "store")
+    list_select_related = ("customer", "store", "author_user")
+    search_fields = ("text", "customer__email", "customer__phone", "customer__last_name")
+
+
+@admin.register(WishlistItem)
+class WishlistItemAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "customer",
+        "variant",
+        "channel",
+        "added_by_user",
+        "store",
+        "note",
+    )
+    list_filter = ("channel", "store")
+    list_select_related = ("customer", "variant__product", "added_by_user", "store")
+    search_fields = ("customer__email", "customer__last_name", "variant__sku", "note")
+
+
+@admin.register(StoreCreditEntry)
+class StoreCreditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "customer", "amount", "reason", "cause_type", "cause_id")
+    list_filter = ("cause_type",)
+    list_select_related = ("customer",)
+    search_fields = ("customer__email", "customer__last_name", "reason", "cause_id")
