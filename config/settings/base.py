@@ -102,6 +102,8 @@ OMNIS_EMAIL_FROM = env("OMNIS_EMAIL_FROM", default="service@omnis.example")
 DEFAULT_FROM_EMAIL = OMNIS_EMAIL_FROM
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Used by the file-based backend (e.g. the worker test reads the e-mails the worker wrote).
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "tmp" / "emails"))
 if env("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 
@@ -161,6 +163,10 @@ CELERY_BEAT_SCHEDULE = {
     "release-expired-reservations": {
         "task": "orders.tasks.reservations.release_expired_reservations_task",
         "schedule": 60.0,
+    },
+    "expire-uncollected-orders": {
+        "task": "orders.tasks.orders.expire_uncollected_orders",
+        "schedule": crontab(minute="*/15"),
     },
 }
 
