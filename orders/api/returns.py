@@ -1,8 +1,10 @@
 """Returns API: announce a return (any channel), follow it, and the store devices' receive, refund,
 reject and exchange actions; the customer's own returns and store credit under /me/."""
 
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -27,6 +29,7 @@ from orders.models import (
     Fulfilment,
     LineCondition,
     Order,
+    OrderLine,
     PaymentStatus,
     Refund,
     RefundMethod,
@@ -196,6 +199,37 @@ class ReturnExchangeOutput(serializers.Serializer):
     replacement_total = serializers.DecimalField(max_digits=12, decimal_places=2)
     paid_by_return = serializers.DecimalField(max_digits=12, decimal_places=2)
     to_pay = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class ReturnableLineOutput(serializers.ModelSerializer):
+    in_returns = serializers.IntegerField(help_text="Units held by returns not rejected.")
+    returnable = serializers.IntegerField(help_text="Handed over minus units in returns.")
+
+    class Meta:
+        model = OrderLine
+        fields = [
+            "id",
+            "sku",
+            "name",
+            "quantity",
+            "unit_price",
+            "discount",
+            "handed_over",
+            "returned",
+            "in_returns",
+            "returnable",
+        ]
+
+
+class ReturnableOrderOutput(serializers.Serializer):
+    order = serializers.CharField()
+    channel = serializers.CharField()
+    customer = serializers.IntegerField()
+    handed_over_at = serializers.DateTimeField()
+    return_deadline = serializers.DateTimeField(
+        help_text="For the default window; a receiving store may allow longer."
+    )
+    lines = ReturnableLineOutput(many=True)
 
 
 class StoreCreditEntryOutput(serializers.ModelSerializer):
@@ -377,6 +411,35 @@ class StaffReturnListView(ListAPIView):
         )
 
 
+class StaffReturnableLinesView(APIView):
+    """What of an order can still come back — for any order from any channel or store, since
+    anything bought anywhere may be returned at this counter."""
+
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("order", OpenApiTypes.STR, required=True, description="Order number.")
+        ],
+        responses=ReturnableOrderOutput,
+        summary="An order's lines with the quantities still returnable",
+        tags=["staff"],
+    )
+    def get(self, request):
+        number = (request.query_params.get("order") or "").strip().upper()
+        order = get_object_or_404(Order.objects.select_related("fulfilment_store"), number=number)
+        data = {
+            "order": order.number,
+            "channel": order.channel,
+            "customer": order.customer_id,
+            "handed_over_at": services.handed_over_at(order),
+            "return_deadline": services.handed_over_at(order)
+            + timedelta(days=settings.OMNIS_RETURN_WINDOW_DAYS),
+            "lines": selectors.order_lines_with_returnable(order),
+        }
+        return Response(ReturnableOrderOutput(data).data)
+
+
 class StaffReturnReceiveView(APIView):
     permission_classes = [IsStaffMember]
 
@@ -500,6 +563,11 @@ urlpatterns = [
     path("me/returns/", MyReturnsView.as_view(), name="me-returns"),
     path("me/store-credit/", MyStoreCreditView.as_view(), name="me-store-credit"),
     path("staff/returns/", StaffReturnListView.as_view(), name="staff-return-list"),
+    path(
+        "staff/returns/returnable/",
+        StaffReturnableLinesView.as_view(),
+        name="staff-return-returnable",
+    ),
     path(
         "staff/returns/<int:pk>/receive/",
         StaffReturnReceiveView.as_view(),
