@@ -1,1 +1,168 @@
-"""Admin for orders."""
+"""Admin for orders: read-only records; the workflow steps are actions that call the services."""
+
+from django.contrib import admin, messages
+from django.db.models import Q
+
+from common.actor import Actor
+from common.errors import ApplicationError
+from common.models import Channel
+from orders.models.orders import Order, OrderLine, OrderStatusChange
+from orders.services import orders as services
+from stores.selectors import store_ids_for_staff
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    can_delete = False
+    fields = (
+        "sku",
+        "name",
+        "quantity",
+        "unit_price",
+        "handed_over",
+        "returned",
+        "cancelled",
+        "via_transfer",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderStatusChangeInline(admin.TabularInline):
+    model = OrderStatusChange
+    extra = 0
+    can_delete = False
+    fields = ("at", "from_status", "to_status", "channel", "actor_user", "actor_client", "note")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _run(modeladmin, request, queryset, step, done: str, store_field: str) -> None:
+    """Run one service per order; staff only act on their stores; refusals are reported."""
+    actor = Actor(user=request.user, channel=Channel.STORE)
+    store_ids = store_ids_for_staff(request.user)
+    succeeded = 0
+    for order in queryset.order_by("pk"):
+        if getattr(order, f"{store_field}_id") not in store_ids:
+            modeladmin.message_user(
+                request, f"{order.number}: not a store you work in.", messages.ERROR
+            )
+            continue
+        try:
+            step(actor, order)
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{order.number}: {exc.detail}", messages.ERROR)
+        else:
+            succeeded += 1
+    if succeeded:
+        modeladmin.message_user(request, f"{succeeded} order(s) {done}.", messages.SUCCESS)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = (
+        "number",
+        "status",
+        "channel",
+        "fulfilment",
+        "customer",
+        "pickup_store",
+        "fulfilment_store",
+        "total",
+        "payment_status",
+        "pickup_deadline",
+        "created_at",
+    )
+    list_filter = ("status", "channel", "fulfilment", "payment_status", "pickup_store")
+    list_select_related = ("customer", "pickup_store", "fulfilment_store")
+    search_fields = ("number", "customer__email", "customer__phone", "customer__last_name")
+    date_hierarchy = "created_at"
+    inlines = (OrderLineInline, OrderStatusChangeInline)
+    actions = (
+        "mark_ready_for_pickup",
+        "hand_over_in_full",
+        "ship",
+        "deliver",
+        "cancel",
+    )
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        store_ids = store_ids_for_staff(request.user)
+        return qs.filter(Q(pickup_store_id__in=store_ids) | Q(fulfilment_store_id__in=store_ids))
+
+    def get_readonly_fields(self, request, obj=None):
+        # Every field: orders change only through the workflow actions.
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Mark ready for pickup (creates the code, notifies the customer)")
+    def mark_ready_for_pickup(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, order: services.mark_ready_for_pickup(actor=actor, order=order),
+            "ready for pickup",
+            "pickup_store",
+        )
+
+    @admin.action(description="Hand over in full (the pickup code was checked at the counter)")
+    def hand_over_in_full(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, order: services.hand_over(
+                actor=actor, order=order, pickup_code=order.pickup_code or ""
+            ),
+            "handed over",
+            "pickup_store",
+        )
+
+    @admin.action(description="Ship (delivery orders leave the warehouse)")
+    def ship(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, order: services.ship_order(actor=actor, order=order),
+            "shipped",
+            "fulfilment_store",
+        )
+
+    @admin.action(description="Mark delivered")
+    def deliver(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, order: services.deliver_order(actor=actor, order=order),
+            "delivered",
+            "fulfilment_store",
+        )
+
+    @admin.action(description="Cancel (releases the reserved stock)")
+    def cancel(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, order: services.cancel_order(
+                actor=actor, order=order, reason="cancelled in the admin"
+            ),
+            "cancelled",
+            "fulfilment_store",
+        )
