@@ -1,1 +1,239 @@
-urlpatterns: list = []
+"""Staff pages: the phone desk (find the customer, check nearby stock, reserve with one submit)
+and the store's list of reservations to collect, with Collect and Release buttons."""
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import user_passes_test
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from common.actor import Actor
+from common.errors import ApplicationError
+from common.models import Channel
+from common.permissions import is_staff_user
+from customers.normalise import normalise_phone
+from customers.selectors import find_customers
+from inventory.models import Variant
+from orders.models import Reservation
+from orders.selectors.reservations import (
+    active_reservations_in_stores,
+    customer_for_desk,
+    expires_today,
+    reservation_stores_for,
+    reservations_of_customer,
+    search_variants,
+    stock_by_variant_and_store,
+    stores_near,
+)
+from orders.services.reservations import (
+    cancel_reservation,
+    collect_reservation,
+    reserve_for_customer,
+)
+from stores.selectors import can_act_on_store, is_service_agent, store_ids_for_staff
+
+staff_required = user_passes_test(is_staff_user, login_url=settings.LOGIN_URL)
+
+
+def _error_text(exc: ApplicationError) -> str:
+    parts = [exc.detail]
+    for field, problems in exc.errors.items():
+        parts.append(f"{field}: {' '.join(str(p) for p in problems)}")
+    for line in exc.extra.get("lines", []):
+        if "available" in line:
+            parts.append(f"{line['sku']} at {line['store']}: {line['available']} available")
+    return " ".join(parts)
+
+
+def _back_to_phone_desk(params: dict) -> str:
+    query = urlencode({k: v for k, v in params.items() if v})
+    return reverse("desk:phone-desk") + (f"?{query}" if query else "")
+
+
+@staff_required
+def phone_desk(request):
+    """Look up the caller by phone, find a product, see stock nearby, reserve."""
+    phone = request.GET.get("phone", "").strip()
+    q = request.GET.get("q", "").strip()
+    postcode = request.GET.get("postcode", "").strip()
+    context = {"phone": phone, "q": q, "postcode": postcode, "now": timezone.now()}
+
+    customer = None
+    if phone:
+        try:
+            context["phone_normalised"] = normalise_phone(phone)
+        except ValidationError as exc:
+            context["phone_error"] = " ".join(exc.messages)
+        else:
+            found = find_customers(phone=phone).first()
+            customer = customer_for_desk(found.pk) if found else None
+    context["customer"] = customer
+    if customer is not None:
+        context["customer_reservations"] = reservations_of_customer(customer).filter(
+            status="active"
+        )
+    context["new_customer"] = bool(phone) and customer is None and "phone_error" not in context
+
+    if q:
+        stores = stores_near(
+            reservation_stores_for(request.user), customer=customer, postcode=postcode
+        )
+        variants = list(search_variants(q))
+        stock = stock_by_variant_and_store(variants, stores)
+        context["stores"] = stores
+        context["results"] = [
+            {
+                "variant": variant,
+                "stores": [
+                    {
+                        "store": store,
+                        "available": stock[(variant.pk, store.pk)].available
+                        if (variant.pk, store.pk) in stock
+                        else 0,
+                    }
+                    for store in stores
+                ],
+            }
+            for variant in variants
+        ]
+    return render(request, "desk/reservations/phone_desk.html", context)
+
+
+def _deadline(value: str, store) -> datetime | None:
+    """A datetime-local field ("2026-05-09T18:00") read in the store's time zone."""
+    if not value:
+        return None
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise ApplicationError(
+            "Invalid deadline.", errors={"expires_at": [f"'{value}' is not a date and time."]}
+        )
+    return naive.replace(tzinfo=store.zone) if timezone.is_naive(naive) else naive
+
+
+@staff_required
+@require_POST
+def phone_desk_reserve(request):
+    """One submit: customer (known or new), SKU, store, quantity, optional deadline."""
+    post = request.POST
+    back = _back_to_phone_desk(
+        {"phone": post.get("phone", ""), "q": post.get("q", ""), "postcode": post.get("postcode")}
+    )
+    store = reservation_stores_for(request.user).filter(code=post.get("store", "")).first()
+    variant = Variant.objects.select_related("product").filter(sku=post.get("sku", "")).first()
+    if store is None or variant is None:
+        messages.error(request, "Choose a product and a store you may reserve in.")
+        return redirect(back)
+    customer = None
+    if post.get("customer"):
+        customer = customer_for_desk(int(post["customer"])) if post["customer"].isdigit() else None
+        if customer is None:
+            messages.error(request, "That customer no longer exists.")
+            return redirect(back)
+    try:
+        quantity = int(post.get("quantity", "1"))
+    except ValueError:
+        quantity = 0
+    try:
+        reservation = reserve_for_customer(
+            actor=Actor(user=request.user, channel=Channel.PHONE),
+            store=store,
+            lines=[(variant, quantity)],
+            customer=customer,
+            customer_details=None
+            if customer
+            else {
+                "phone": post.get("phone"),
+                "email": post.get("email"),
+                "first_name": post.get("first_name", "").strip(),
+                "last_name": post.get("last_name", "").strip(),
+            },
+            expires_at=_deadline(post.get("expires_at", ""), store),
+            note=post.get("note", "")[:500],
+        )
+    except ApplicationError as exc:
+        messages.error(request, f"Not reserved. {_error_text(exc)}")
+        return redirect(back)
+    deadline = timezone.localtime(reservation.expires_at, store.zone)
+    messages.success(
+        request,
+        f"Reservation {reservation.pk}: {quantity} × {variant.label} ({variant.sku}) held at "
+        f"{store.code} {store.name} for {reservation.customer} until "
+        f"{deadline:%a %d.%m.%Y %H:%M}. The confirmation e-mail is on its way.",
+    )
+    return redirect(_back_to_phone_desk({"phone": post.get("phone", "")}))
+
+
+@staff_required
+def store_reservations(request):
+    """Active reservations in the staff member's stores, expiring first on top."""
+    now = timezone.now()
+    rows = [
+        {"reservation": r, "today": expires_today(r, now), "expired": r.expires_at <= now}
+        for r in active_reservations_in_stores(store_ids_for_staff(request.user))
+    ]
+    return render(
+        request,
+        "desk/reservations/store_reservations.html",
+        {"rows": rows, "is_service_agent": is_service_agent(request.user)},
+    )
+
+
+def _acting_on(request, pk: int) -> Reservation | None:
+    reservation = get_object_or_404(Reservation.objects.select_related("store"), pk=pk)
+    if not can_act_on_store(request.user, reservation.store):
+        messages.error(request, f"Reservation {pk} is in a store you do not work in.")
+        return None
+    return reservation
+
+
+@staff_required
+@require_POST
+def collect(request, pk: int):
+    reservation = _acting_on(request, pk)
+    if reservation is not None:
+        try:
+            reservation = collect_reservation(
+                actor=Actor(user=request.user, channel=Channel.STORE), reservation=reservation
+            )
+        except ApplicationError as exc:
+            messages.error(request, f"Not collected. {_error_text(exc)}")
+        else:
+            messages.success(
+                request, f"Reservation {pk} collected: sale {reservation.order.number}."
+            )
+    return redirect("desk:store-reservations")
+
+
+@staff_required
+@require_POST
+def release(request, pk: int):
+    reservation = _acting_on(request, pk)
+    if reservation is not None:
+        try:
+            cancel_reservation(
+                actor=Actor(user=request.user, channel=Channel.STORE),
+                reservation=reservation,
+                note="Released at the store desk",
+            )
+        except ApplicationError as exc:
+            messages.error(request, f"Not released. {_error_text(exc)}")
+        else:
+            messages.success(request, f"Reservation {pk} released: the items are back on sale.")
+    return redirect("desk:store-reservations")
+
+
+urlpatterns = [
+    path("phone/", phone_desk, name="phone-desk"),
+    path("phone/reserve/", phone_desk_reserve, name="phone-desk-reserve"),
+    path("reservations/", store_reservations, name="store-reservations"),
+    path("reservations/<int:pk>/collect/", collect, name="reservation-collect"),
+    path("reservations/<int:pk>/release/", release, name="reservation-release"),
+]
