@@ -7,9 +7,12 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from common.auth import issue_user_token
 from common.models import Channel
 from orders.models import Fulfilment, Order, OrderLine, OrderStatus, PaymentStatus
-from tests.factories import CustomerFactory, StoreFactory, VariantFactory
+from stores.models import StaffRole
+from tests.conftest import token_client
+from tests.factories import CustomerFactory, StoreFactory, VariantFactory, staff_user
 
 
 class HandedOverOrderFactory(DjangoModelFactory):
@@ -91,3 +94,11 @@ def bought(
     Order.objects.filter(pk=order.pk).update(created_at=when)
     order.refresh_from_db()
     return order
+
+
+def staff_api(*stores, role: str = StaffRole.STORE_STAFF):
+    """An API client logged in with the token of a staff member of `stores`."""
+    user = staff_user(*stores, role=role)
+    api = token_client(issue_user_token(user))
+    api.user = user
+    return api

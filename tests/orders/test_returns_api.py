@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 
-from common.auth import issue_user_token
 from common.models import Channel
 from customers.models import StoreCreditEntry
 from customers.services import add_store_credit_entry
@@ -12,18 +11,10 @@ from inventory.models import StockItem, StockMovement
 from orders.models import Refund, Return, ReturnStatus
 from orders.payments import register_refund_provider
 from stores.models import StaffRole
-from tests.conftest import token_client
-from tests.factories import StoreFactory, VariantFactory, WarehouseFactory, staff_user
-from tests.orders.factories_returns import bought
+from tests.factories import StoreFactory, VariantFactory, WarehouseFactory
+from tests.orders.factories_returns import bought, staff_api
 
 pytestmark = pytest.mark.django_db
-
-
-def staff_api(*stores, role=StaffRole.STORE_STAFF):
-    user = staff_user(*stores, role=role)
-    api = token_client(issue_user_token(user))
-    api.user = user
-    return api
 
 
 @pytest.fixture

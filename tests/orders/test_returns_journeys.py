@@ -6,27 +6,21 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 
-from common.auth import issue_user_token
 from customers.services import store_credit_balance
 from inventory.models import StockItem
 from orders.models import Order
-from tests.conftest import token_client
 from tests.factories import (
     CustomerFactory,
     StoreFactory,
     VariantFactory,
     WarehouseFactory,
-    staff_user,
 )
 from tests.inventory.factories_stock import stocked
 from tests.inventory.ledger import assert_ledger_consistent
 from tests.orders.factories_orders import committed
+from tests.orders.factories_returns import staff_api
 
 pytestmark = pytest.mark.django_db
-
-
-def staff_api(*stores):
-    return token_client(issue_user_token(staff_user(*stores)))
 
 
 def on_hand(variant, store) -> int:
