@@ -250,9 +250,11 @@ class Browser:
         """Poll a JavaScript condition until it is truthy (e.g. after a form submit navigates)."""
         deadline = time.monotonic() + (timeout or self.timeout)
         last_error = None
+        # A DOM node comes back as {} (falsy in Python): count any node as found.
+        check = f"(() => {{ const v = ({js_condition}); return v instanceof Node ? true : v; }})()"
         while time.monotonic() < deadline:
             try:
-                value = self.eval(js_condition)
+                value = self.eval(check)
                 if value:
                     return value
             except BrowserError as exc:  # the page may be between two documents
