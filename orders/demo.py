@@ -1,2 +1,241 @@
+"""Demo orders of "Omnis Haus & Mode", placed and moved through the order services.
+
+Every channel and every state is there, so a new user can walk journey 2 in the staff UI and the
+API: orders waiting to be picked, ready ones with pickup codes, collected, shipped, delivered and
+cancelled ones, one waiting for a warehouse transfer, one to be paid at the counter, and a few of
+the demo customer Anna Schmidt. Reservations and returns follow from their own modules.
+"""
+
+import random
+from collections.abc import Callable
+
+from django.contrib.auth import get_user_model
+from django.db.models import F
+from django.test.utils import override_settings
+
+from common.actor import Actor
+from common.errors import ApplicationError
+from common.models import ApiClient, Channel
+from customers.models import Customer
+from inventory.models import StockItem, Variant
+from orders.models.orders import Fulfilment, Order, OrderStatus, PaymentStatus
+from orders.services import orders as services
+from stores.models import Store
+
+PICKUP_STORES = ("BER-01", "HAM-01", "MUC-01", "CGN-01", "FRA-01")
+WAREHOUSE = "WHS-01"
+STAFF_OF = {
+    "BER-01": "berlin",
+    "HAM-01": "hamburg",
+    "MUC-01": "muenchen",
+    "CGN-01": "koeln",
+    "FRA-01": "frankfurt",
+    WAREHOUSE: "lager",
+}
+ANNA = "anna.schmidt@example.de"
+# Journey SKUs stay untouched (the journeys need their exact stock), except the warehouse drill.
+KEEP_CLEAR = {"HEM-0001-M-WEI", "WZ-0005-SOLO", "SCH-0003-39-SWZ", "MOE-0006-EIC", "MOE-0013-EIC"}
+DRILL_FROM_WAREHOUSE = "WZ-0005-SET"
+
+# Per pickup store: (channel, the state the order is brought to)
+PICKUP_PLAN = (
+    (Channel.WEB, OrderStatus.PLACED),
+    (Channel.APP, OrderStatus.PLACED),
+    (Channel.WEB, OrderStatus.READY_FOR_PICKUP),
+    (Channel.PHONE, OrderStatus.READY_FOR_PICKUP),
+    (Channel.WEB, OrderStatus.COLLECTED),
+    (Channel.APP, OrderStatus.CANCELLED),
+)
+DELIVERY_PLAN = (
+    (Channel.WEB, OrderStatus.PLACED),
+    (Channel.APP, OrderStatus.PLACED),
+    (Channel.WEB, OrderStatus.SHIPPED),
+    (Channel.PHONE, OrderStatus.SHIPPED),
+    (Channel.WEB, OrderStatus.DELIVERED),
+    (Channel.APP, OrderStatus.DELIVERED),
+    (Channel.WEB, OrderStatus.CANCELLED),
+)
+
+
 def seed_orders(*, stdout=None) -> None:
-    """Orders, reservations and returns of the demo retailer (filled in by the orders workflows)."""
+    """Orders, then reservations and returns of the demo retailer; safe to run again."""
+    _seed_orders(stdout=stdout)
+    try:
+        from orders.demo_reservations import seed_reservations
+    except ImportError:
+        seed_reservations = None
+    if seed_reservations is not None:
+        seed_reservations(stdout=stdout)
+    try:
+        from orders.demo_returns import seed_returns
+    except ImportError:
+        seed_returns = None
+    if seed_returns is not None:
+        seed_returns(stdout=stdout)
+
+
+def _say(stdout, text: str) -> None:
+    if stdout is not None:
+        stdout.write(text)
+
+
+def _seed_orders(*, stdout=None) -> int:
+    """Place the demo orders once (nothing happens when web, app or phone orders exist)."""
+    if Order.objects.exclude(fulfilment=Fulfilment.COUNTER).exists():
+        _say(stdout, "  orders exist already: none added")
+        return 0
+    stores = {s.code: s for s in Store.objects.filter(code__in=(*PICKUP_STORES, WAREHOUSE))}
+    if len(stores) < len(PICKUP_STORES) + 1:
+        _say(stdout, "  demo stores missing: no orders added")
+        return 0
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=STAFF_OF.values())}
+    staff = {
+        code: Actor(user=users.get(name), channel=Channel.STORE) for code, name in STAFF_OF.items()
+    }
+    clients = {c.channel: c for c in ApiClient.objects.filter(is_active=True).order_by("pk")}
+    customers = list(
+        Customer.objects.filter(merged_into__isnull=True, email__isnull=False)
+        .exclude(email=ANNA)
+        .order_by("pk")[:60]
+    )
+    anna = Customer.objects.filter(email=ANNA).first()
+    if not customers:
+        _say(stdout, "  no demo customers: no orders added")
+        return 0
+    rng = random.Random(20)
+
+    def actor_for(channel: str) -> Actor:
+        client = clients.get(channel) or clients.get(Channel.WEB)
+        return Actor(client=client, channel=channel)
+
+    def lines_at(store: Store, count: int) -> list[tuple[Variant, int]]:
+        items = list(
+            StockItem.objects.filter(
+                store=store, on_hand__gte=F("reserved") + F("safety_stock") + 3
+            )
+            .exclude(variant__sku__in=KEEP_CLEAR | {DRILL_FROM_WAREHOUSE})
+            .select_related("variant__product")
+            .order_by("variant__sku")[:80]
+        )
+        return [
+            (item.variant, rng.randint(1, 2)) for item in rng.sample(items, min(count, len(items)))
+        ]
+
+    placed = 0
+
+    def place(channel, customer, fulfilment, store, lines, **kwargs) -> Order | None:
+        nonlocal placed
+        if not lines:
+            return None
+        try:
+            order = services.place_order(
+                actor=actor_for(channel),
+                customer=customer,
+                fulfilment=fulfilment,
+                pickup_store=store if fulfilment == Fulfilment.PICKUP else None,
+                shipping_store=store if fulfilment == Fulfilment.DELIVERY else None,
+                channel=channel,
+                lines=lines,
+                **kwargs,
+            )
+        except ApplicationError as exc:
+            # A smaller demo catalogue may lack the stock: leave this one out.
+            _say(stdout, f"  order left out: {exc.detail}")
+            return None
+        placed += 1
+        return order
+
+    def bring_to(order: Order | None, target: str, store_code: str) -> None:
+        if order is None:
+            return
+        actor = staff[store_code]
+        steps: dict[str, list[Callable[[], object]]] = {
+            OrderStatus.READY_FOR_PICKUP: [
+                lambda: services.mark_ready_for_pickup(actor=actor, order=order)
+            ],
+            OrderStatus.COLLECTED: [
+                lambda: services.mark_ready_for_pickup(actor=actor, order=order),
+                lambda: services.hand_over(actor=actor, order=order, pickup_code=order.pickup_code),
+            ],
+            OrderStatus.SHIPPED: [lambda: services.ship_order(actor=actor, order=order)],
+            OrderStatus.DELIVERED: [
+                lambda: services.ship_order(actor=actor, order=order),
+                lambda: services.deliver_order(actor=actor, order=order),
+            ],
+            OrderStatus.CANCELLED: [
+                lambda: services.cancel_order(
+                    actor=actor_for(order.channel), order=order, reason="customer changed plans"
+                )
+            ],
+        }
+        for step in steps.get(target, []):
+            step()
+
+    # The demo customers are made up: their e-mails are rendered but not sent anywhere.
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+        for code in PICKUP_STORES:
+            store = stores[code]
+            for channel, target in PICKUP_PLAN:
+                order = place(
+                    channel,
+                    rng.choice(customers),
+                    Fulfilment.PICKUP,
+                    store,
+                    lines_at(store, rng.randint(1, 2)),
+                )
+                bring_to(order, target, code)
+        warehouse = stores[WAREHOUSE]
+        for channel, target in DELIVERY_PLAN:
+            order = place(
+                channel,
+                rng.choice(customers),
+                Fulfilment.DELIVERY,
+                warehouse,
+                lines_at(warehouse, rng.randint(1, 3)),
+                shipping_address={
+                    "street": "Musterstraße 1",
+                    "postcode": "10115",
+                    "city": "Berlin",
+                },
+            )
+            bring_to(order, target, WAREHOUSE)
+
+        # Pay at the counter, waiting to be picked in Hamburg.
+        place(
+            Channel.WEB,
+            rng.choice(customers),
+            Fulfilment.PICKUP,
+            stores["HAM-01"],
+            lines_at(stores["HAM-01"], 1),
+            payment_status=PaymentStatus.PAY_AT_PICKUP,
+        )
+        # Journey 2's second branch: the trade centre has none, the warehouse sends it.
+        drill = Variant.objects.filter(sku=DRILL_FROM_WAREHOUSE).first()
+        if drill is not None:
+            place(
+                Channel.WEB,
+                rng.choice(customers),
+                Fulfilment.PICKUP,
+                stores["CGN-01"],
+                [(drill, 1)],
+            )
+
+        if anna is not None:
+            berlin = stores["BER-01"]
+            bring_to(
+                place(Channel.WEB, anna, Fulfilment.PICKUP, berlin, lines_at(berlin, 2)),
+                OrderStatus.READY_FOR_PICKUP,
+                "BER-01",
+            )
+            bring_to(
+                place(Channel.APP, anna, Fulfilment.PICKUP, berlin, lines_at(berlin, 1)),
+                OrderStatus.COLLECTED,
+                "BER-01",
+            )
+            bring_to(
+                place(Channel.WEB, anna, Fulfilment.DELIVERY, warehouse, lines_at(warehouse, 1)),
+                OrderStatus.DELIVERED,
+                WAREHOUSE,
+            )
+    _say(stdout, f"  {placed} orders in every channel and state")
+    return placed
