@@ -1,1 +1,116 @@
-"""Admin for reservations."""
+"""Admin for reservations: read-only records; collect, extend and release are actions that call
+the services (staff act only on their stores)."""
+
+from django.contrib import admin, messages
+
+from common.actor import Actor
+from common.errors import ApplicationError
+from common.models import Channel
+from orders.models import Reservation, ReservationLine, ReservationStatusChange
+from orders.services import reservations as services
+from stores.selectors import store_ids_for_staff
+
+
+class ReservationLineInline(admin.TabularInline):
+    model = ReservationLine
+    extra = 0
+    can_delete = False
+    fields = ("variant", "quantity", "collected")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReservationStatusChangeInline(admin.TabularInline):
+    model = ReservationStatusChange
+    extra = 0
+    can_delete = False
+    fields = ("at", "from_status", "to_status", "channel", "actor_user", "actor_client", "note")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _run(modeladmin, request, queryset, step, done: str) -> None:
+    actor = Actor(user=request.user, channel=Channel.STORE)
+    store_ids = store_ids_for_staff(request.user)
+    succeeded = 0
+    for reservation in queryset.select_related("store").order_by("pk"):
+        if reservation.store_id not in store_ids:
+            modeladmin.message_user(
+                request, f"Reservation {reservation.pk}: not a store you work in.", messages.ERROR
+            )
+            continue
+        try:
+            step(actor, reservation)
+        except ApplicationError as exc:
+            modeladmin.message_user(
+                request, f"Reservation {reservation.pk}: {exc.detail}", messages.ERROR
+            )
+        else:
+            succeeded += 1
+    if succeeded:
+        modeladmin.message_user(request, f"{succeeded} reservation(s) {done}.", messages.SUCCESS)
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "status",
+        "release_reason",
+        "store",
+        "customer",
+        "channel",
+        "expires_at",
+        "extension_count",
+        "order",
+        "created_at",
+    )
+    list_filter = ("status", "release_reason", "channel", "store")
+    search_fields = ("=id", "customer__last_name", "customer__email", "customer__phone")
+    date_hierarchy = "expires_at"
+    list_select_related = ("store", "customer", "order")
+    inlines = [ReservationLineInline, ReservationStatusChangeInline]
+    actions = ["collect", "extend", "release"]
+    readonly_fields = [f.name for f in Reservation._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # reservations are made at the phone desk or through the API
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Collect: sell the reserved items at the counter")
+    def collect(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, r: services.collect_reservation(actor=actor, reservation=r),
+            "collected",
+        )
+
+    @admin.action(description="Extend by the store's hold hours")
+    def extend(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, r: services.extend_reservation(actor=actor, reservation=r),
+            "extended",
+        )
+
+    @admin.action(description="Release: put the items back on sale")
+    def release(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, r: services.cancel_reservation(
+                actor=actor, reservation=r, note="Released in the admin"
+            ),
+            "released",
+        )
