@@ -53,7 +53,7 @@ class InvalidReservation(InvalidInput):
 # --- deadlines -------------------------------------------------------------------------------
 
 
-def _closing_times(store: Store, day) -> list[tuple[datetime, datetime]]:
+def opening_spans(store: Store, day) -> list[tuple[datetime, datetime]]:
     """The store's opening spans on one local date, as aware datetimes."""
     spans = (store.opening_hours or {}).get(WEEKDAYS[day.weekday()], [])
     result = []
@@ -74,7 +74,7 @@ def latest_deadline_within_hours(store: Store, deadline: datetime) -> datetime:
     local = deadline.astimezone(store.zone)
     for days_back in range(0, 15):
         day = local.date() - timedelta(days=days_back)
-        for opens, closes in _closing_times(store, day):
+        for opens, closes in opening_spans(store, day):
             if opens <= deadline <= closes:
                 return deadline
             if closes <= deadline:
