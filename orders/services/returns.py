@@ -444,9 +444,16 @@ def receive_return(
         receiving = return_request.store
         for line in lines:
             line.condition = conditions[line.pk]
-            OrderLine.objects.filter(pk=line.order_line_id).update(
-                returned=F("returned") + line.quantity
-            )
+            # Conditional, so the constraint returned <= handed_over is never what stops us.
+            counted = OrderLine.objects.filter(
+                pk=line.order_line_id, returned__lte=F("handed_over") - line.quantity
+            ).update(returned=F("returned") + line.quantity)
+            if not counted:
+                raise ApplicationError(
+                    f"More of {line.order_line.sku} would be returned than was handed over.",
+                    code="quantity_not_returnable",
+                    extra={"order_line": line.order_line_id},
+                )
             reason = f"Return {return_request.number}"
             if line.condition == LineCondition.RESELLABLE:
                 stock.restock_return(
