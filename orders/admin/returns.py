@@ -1,1 +1,183 @@
-"""Admin for returns."""
+"""Admin for returns: read-only records; receiving, refunding and rejecting are actions that call
+the return services (staff act only on returns arriving at their stores)."""
+
+from django.contrib import admin, messages
+
+from common.actor import Actor
+from common.errors import ApplicationError
+from common.models import Channel
+from orders.models import (
+    LineCondition,
+    Refund,
+    RefundMethod,
+    Return,
+    ReturnLine,
+    ReturnStatusChange,
+)
+from orders.services import returns as services
+from stores.selectors import store_ids_for_staff
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReturnLineInline(ReadOnlyInline):
+    model = ReturnLine
+    fields = ("order_line", "quantity", "reason", "reason_text", "condition", "refund_amount")
+    readonly_fields = fields
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ("created_at", "method", "amount", "provider", "provider_reference", "created_by_user")
+    readonly_fields = fields
+
+
+class ReturnStatusChangeInline(ReadOnlyInline):
+    model = ReturnStatusChange
+    fields = ("at", "from_status", "to_status", "channel", "actor_user", "actor_client", "note")
+    readonly_fields = fields
+
+
+def _run(modeladmin, request, queryset, step, done: str) -> None:
+    """One service call per return; refusals are reported per return, the rest go through."""
+    actor = Actor(user=request.user, channel=Channel.STORE)
+    store_ids = store_ids_for_staff(request.user)
+    succeeded = 0
+    for return_request in queryset.select_related("store").order_by("pk"):
+        if return_request.store_id not in store_ids:
+            modeladmin.message_user(
+                request, f"{return_request.number}: not a store you work in.", messages.ERROR
+            )
+            continue
+        try:
+            step(actor, return_request)
+        except ApplicationError as exc:
+            modeladmin.message_user(
+                request, f"{return_request.number}: {exc.detail}", messages.ERROR
+            )
+        else:
+            succeeded += 1
+    if succeeded:
+        modeladmin.message_user(request, f"{succeeded} return(s) {done}.", messages.SUCCESS)
+
+
+def _receive_all(condition: str):
+    def step(actor, return_request):
+        services.receive_return(
+            actor=actor,
+            return_request=return_request,
+            conditions={line.pk: condition for line in return_request.lines.all()},
+        )
+
+    return step
+
+
+def _refund(method: str):
+    def step(actor, return_request):
+        services.refund_return(actor=actor, return_request=return_request, method=method)
+
+    return step
+
+
+@admin.register(Return)
+class ReturnAdmin(admin.ModelAdmin):
+    list_display = (
+        "number",
+        "status",
+        "order",
+        "customer",
+        "method",
+        "store",
+        "channel",
+        "created_at",
+        "received_at",
+        "refunded_at",
+    )
+    list_filter = ("status", "method", "channel", "store")
+    list_select_related = ("order", "customer", "store")
+    search_fields = ("number", "order__number", "customer__email", "customer__phone")
+    date_hierarchy = "created_at"
+    inlines = (ReturnLineInline, RefundInline, ReturnStatusChangeInline)
+    actions = (
+        "receive_resellable",
+        "receive_damaged",
+        "refund_original",
+        "refund_store_credit",
+        "reject",
+    )
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(store_id__in=store_ids_for_staff(request.user))
+
+    def get_readonly_fields(self, request, obj=None):
+        # Every field: returns change only through the workflow actions.
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Receive: every line resellable (back on the shelf)")
+    def receive_resellable(self, request, queryset):
+        _run(self, request, queryset, _receive_all(LineCondition.RESELLABLE), "received")
+
+    @admin.action(description="Receive: every line damaged (written off)")
+    def receive_damaged(self, request, queryset):
+        _run(self, request, queryset, _receive_all(LineCondition.DAMAGED), "received")
+
+    @admin.action(description="Refund to the original payment")
+    def refund_original(self, request, queryset):
+        _run(self, request, queryset, _refund(RefundMethod.ORIGINAL), "refunded")
+
+    @admin.action(description="Refund as store credit")
+    def refund_store_credit(self, request, queryset):
+        _run(self, request, queryset, _refund(RefundMethod.STORE_CREDIT), "refunded")
+
+    @admin.action(description="Reject (not received; the units become returnable again)")
+    def reject(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, r: services.reject_return(
+                actor=actor, return_request=r, reason="Rejected in the admin"
+            ),
+            "rejected",
+        )
+
+
+@admin.register(Refund)
+class RefundAdmin(admin.ModelAdmin):
+    list_display = ("return_request", "order", "method", "amount", "provider", "created_at")
+    list_filter = ("method", "provider")
+    list_select_related = ("return_request", "order")
+    search_fields = ("return_request__number", "order__number", "provider_reference")
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(return_request__store_id__in=store_ids_for_staff(request.user))
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
