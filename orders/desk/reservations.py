@@ -32,6 +32,7 @@ from orders.selectors.reservations import (
     stores_near,
 )
 from orders.services.reservations import (
+    InvalidReservation,
     cancel_reservation,
     collect_reservation,
     reserve_for_customer,
@@ -112,7 +113,7 @@ def _deadline(value: str, store) -> datetime | None:
     try:
         naive = datetime.fromisoformat(value)
     except ValueError:
-        raise ApplicationError(
+        raise InvalidReservation(
             "Invalid deadline.", errors={"expires_at": [f"'{value}' is not a date and time."]}
         )
     return naive.replace(tzinfo=store.zone) if timezone.is_naive(naive) else naive
@@ -142,6 +143,7 @@ def phone_desk_reserve(request):
     except ValueError:
         quantity = 0
     try:
+        expires_at = _deadline(post.get("expires_at", ""), store)
         reservation = reserve_for_customer(
             actor=Actor(user=request.user, channel=Channel.PHONE),
             store=store,
@@ -155,7 +157,7 @@ def phone_desk_reserve(request):
                 "first_name": post.get("first_name", "").strip(),
                 "last_name": post.get("last_name", "").strip(),
             },
-            expires_at=_deadline(post.get("expires_at", ""), store),
+            expires_at=expires_at,
             note=post.get("note", "")[:500],
         )
     except ApplicationError as exc:

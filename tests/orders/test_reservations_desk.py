@@ -163,6 +163,16 @@ class TestPhoneDesk:
         )
         assert Reservation.objects.get().expires_at == deadline
 
+    def test_unreadable_deadline_is_refused(self, agent, store, anna):
+        variant = variant_in_stock(store)
+        response = agent.post(
+            "/desk/phone/reserve/",
+            {"customer": anna.pk, "sku": variant.sku, "store": store.code, "expires_at": "soon"},
+            follow=True,
+        )
+        assert "is not a date and time" in response.content.decode()
+        assert not Reservation.objects.exists()
+
     def test_short_stock_shows_the_problem_and_holds_nothing(self, agent, store, anna):
         variant = variant_in_stock(store, 1)
         response = agent.post(

@@ -30,6 +30,7 @@ from orders.services.reservations import (
     release_expired_reservations,
     reserve_for_customer,
 )
+from orders.tasks.reservations import send_reservation_confirmation, send_reservation_reminder
 from tests.factories import CustomerFactory, StoreFactory, staff_user
 from tests.inventory.ledger import assert_ledger_consistent
 from tests.orders.factories_reservations import PHONE_DESK, reservation_for, variant_in_stock
@@ -361,3 +362,19 @@ class TestReleaseExpired:
         reservation.refresh_from_db()
         assert reservation.reminder_sent_at is None
         assert release_expired_reservations(now=reservation.remind_at)["reminded"] == 1
+
+
+class TestNotifications:
+    def test_each_message_goes_out_once_even_when_the_task_runs_twice(self, store):
+        reservation = reservation_for(store)
+        assert send_reservation_confirmation(reservation.pk) is True
+        assert send_reservation_confirmation(reservation.pk) is False
+        assert send_reservation_reminder(reservation.pk) is True
+        assert send_reservation_reminder(reservation.pk) is False
+        assert len(mail.outbox) == 2
+        assert str(reservation.pk) in mail.outbox[0].body
+
+    def test_no_e_mail_address_sends_nothing(self, store):
+        reservation = reservation_for(store, customer=CustomerFactory(email=None))
+        assert send_reservation_confirmation(reservation.pk) is False
+        assert mail.outbox == []
