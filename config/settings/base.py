@@ -168,6 +168,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.orders.expire_uncollected_orders",
         "schedule": crontab(minute="*/15"),
     },
+    "check-stock-ledger": {
+        "task": "inventory.tasks.check_stock_ledger",
+        "schedule": crontab(hour=3, minute=40),
+    },
 }
 
 LOGGING = {

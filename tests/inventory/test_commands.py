@@ -128,3 +128,15 @@ class TestImportStock:
     def test_missing_file(self):
         with pytest.raises(CommandError):
             call_command("import_stock", "/nonexistent.csv")
+
+
+class TestNightlyCheck:
+    def test_logs_and_counts_the_offenders(self, store, caplog):
+        from inventory.tasks import check_stock_ledger
+
+        v = VariantFactory()
+        stocked(v, store, 3)
+        assert check_stock_ledger.delay().get() == 0
+        StockItem.objects.filter(variant=v).update(on_hand=4)
+        assert check_stock_ledger.delay().get() == 1
+        assert f"{v.sku} @ BER-01" in caplog.text
