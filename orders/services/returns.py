@@ -123,8 +123,9 @@ def _record_status(
 
 
 def _lock_return(return_request: Return) -> Return:
+    # of=("self",): lock the return only, not the order, customer and store rows it joins.
     locked = (
-        Return.objects.select_for_update()
+        Return.objects.select_for_update(of=("self",))
         .select_related("order", "customer", "store")
         .get(pk=return_request.pk)
     )
