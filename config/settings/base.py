@@ -138,6 +138,11 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "common.models.Channel",
         "ReturnMethodEnum": "orders.models.returns.ReturnMethod",
         "RefundMethodEnum": "orders.models.returns.RefundMethod",
+        # What a new order may ask for (inputs) vs. every value an order can have (outputs).
+        "FulfilmentEnum": "orders.models.orders.Fulfilment",
+        "NewOrderFulfilmentEnum": ["pickup", "delivery"],
+        "PaymentStatusEnum": "orders.models.orders.PaymentStatus",
+        "NewOrderPaymentStatusEnum": ["paid", "pay_at_pickup"],
     },
 }
 

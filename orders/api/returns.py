@@ -194,7 +194,7 @@ class ReturnExchangeInput(serializers.Serializer):
 
 
 class ReturnExchangeOutput(serializers.Serializer):
-    return_request = ReturnOutput(source="return")
+    return_request = ReturnOutput()
     replacement_order = serializers.CharField()
     replacement_total = serializers.DecimalField(max_digits=12, decimal_places=2)
     paid_by_return = serializers.DecimalField(max_digits=12, decimal_places=2)
