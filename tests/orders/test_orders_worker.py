@@ -52,6 +52,14 @@ def sent_messages(folder: Path) -> list[email.message.EmailMessage]:
     return messages
 
 
+def forget_broker_setup() -> None:
+    """Celery caches queues, routes and connections on first use: start afresh from the conf."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.__dict__.pop("amqp", None)
+
+
 @pytest.fixture
 def worker(tmp_path):
     """A worker subprocess on its own queue, so no other worker on the broker takes our tasks."""
@@ -83,10 +91,12 @@ def worker(tmp_path):
     }
     # This test process sends tasks to the broker for real instead of running them eagerly.
     celery_app.conf.update(task_always_eager=False, broker_url=BROKER_URL, task_default_queue=queue)
+    forget_broker_setup()
     try:
         yield process, mail_dir, log_path
     finally:
         celery_app.conf.update(previous)
+        forget_broker_setup()
         process.terminate()
         try:
             process.wait(timeout=15)
