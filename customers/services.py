@@ -99,7 +99,7 @@ def find_or_create_customer(
             with transaction.atomic():
                 # A merged record keeps its contact data as an alias: it leads to the survivor.
                 found = (
-                    Customer.objects.select_for_update()
+                    Customer.objects.select_for_update(of=("self",))
                     .filter(
                         (Q(email=email) if email else Q(pk__in=[]))
                         | (Q(phone=phone) if phone else Q(pk__in=[]))
