@@ -227,7 +227,7 @@ class ReturnableOrderOutput(serializers.Serializer):
     customer = serializers.IntegerField()
     handed_over_at = serializers.DateTimeField()
     return_deadline = serializers.DateTimeField(
-        help_text="For the default window; a receiving store may allow longer."
+        help_text="Last day to return at `store` (its own window, else the default one)."
     )
     lines = ReturnableLineOutput(many=True)
 
@@ -419,7 +419,10 @@ class StaffReturnableLinesView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("order", OpenApiTypes.STR, required=True, description="Order number.")
+            OpenApiParameter("order", OpenApiTypes.STR, required=True, description="Order number."),
+            OpenApiParameter(
+                "store", OpenApiTypes.STR, description="Receiving store code, for its window."
+            ),
         ],
         responses=ReturnableOrderOutput,
         summary="An order's lines with the quantities still returnable",
@@ -428,13 +431,16 @@ class StaffReturnableLinesView(APIView):
     def get(self, request):
         number = (request.query_params.get("order") or "").strip().upper()
         order = get_object_or_404(Order.objects.select_related("fulfilment_store"), number=number)
+        store = _store_by_code(request.query_params.get("store"))
+        window = timedelta(days=settings.OMNIS_RETURN_WINDOW_DAYS)
         data = {
             "order": order.number,
             "channel": order.channel,
             "customer": order.customer_id,
             "handed_over_at": services.handed_over_at(order),
-            "return_deadline": services.handed_over_at(order)
-            + timedelta(days=settings.OMNIS_RETURN_WINDOW_DAYS),
+            "return_deadline": services.return_deadline(order, store)
+            if store
+            else services.handed_over_at(order) + window,
             "lines": selectors.order_lines_with_returnable(order),
         }
         return Response(ReturnableOrderOutput(data).data)

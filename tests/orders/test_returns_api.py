@@ -1,5 +1,6 @@
 """Returns API: status codes, error bodies, authorisation and what was (not) written."""
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -335,3 +336,32 @@ class TestReceiveAndRefund:
         )
 
         assert response.status_code == 200 and response.json()["status"] == "rejected"
+
+
+class TestReturnableLines:
+    def test_any_staff_member_sees_what_is_returnable_with_the_stores_window(
+        self, web, order, other_store
+    ):
+        other_store.return_window_days = 100
+        other_store.save()
+        announce(web, order, quantity=1)
+
+        response = staff_api(other_store).get(
+            f"/api/v1/staff/returns/returnable/?order={order.number.lower()}&store=HAM-01"
+        )
+
+        assert response.status_code == 200
+        body = response.json()
+        assert [(x["handed_over"], x["in_returns"], x["returnable"]) for x in body["lines"]] == [
+            (2, 1, 1)
+        ]
+        window = datetime.fromisoformat(body["return_deadline"]) - datetime.fromisoformat(
+            body["handed_over_at"]
+        )
+        assert window == timedelta(days=100)
+
+    def test_unknown_order_404_and_customers_403(self, customer_api, store):
+        assert (
+            staff_api(store).get("/api/v1/staff/returns/returnable/?order=X-1").status_code == 404
+        )
+        assert customer_api.get("/api/v1/staff/returns/returnable/?order=X-1").status_code == 403
