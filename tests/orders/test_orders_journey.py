@@ -47,11 +47,15 @@ def drill(db):
     return VariantFactory(sku="DRL-18V-01", price=Decimal("189.00"), attributes={"voltage": "18V"})
 
 
-def known_customer() -> int:
-    """The tradesperson, already known to the webshop."""
-    return CustomerFactory(
-        email="handwerk.meier@example.de", first_name="Jonas", last_name="Meier"
-    ).pk
+def customer_via_api(web) -> int:
+    """The webshop finds (or creates) the tradesperson by e-mail."""
+    response = web.post(
+        "/api/v1/customers/",
+        {"email": "Handwerk.Meier@Example.de", "first_name": "Jonas", "last_name": "Meier"},
+        format="json",
+    )
+    assert response.status_code in (200, 201), response.json()
+    return response.json()["id"]
 
 
 def place(web, customer_id, store, variant, quantity=1):
@@ -112,7 +116,7 @@ def ready_and_collect(counter, web, customer_id, number):
 def test_journey_2_the_trade_centre_has_the_drill(web, trade_centre, drill):
     stocked(drill, trade_centre, 3)
     counter = staff_api(trade_centre)
-    customer_id = known_customer()
+    customer_id = customer_via_api(web)
 
     availability = web.get(f"/api/v1/availability/?sku={drill.sku}&store={trade_centre.code}")
     assert availability.status_code == 200
@@ -133,7 +137,7 @@ def test_journey_2_the_warehouse_sends_the_drill_first(web, trade_centre, drill)
     stocked(drill, warehouse, 10)
     counter = staff_api(trade_centre)
     warehouse_staff = staff_api(warehouse)
-    customer_id = known_customer()
+    customer_id = customer_via_api(web)
 
     order = place(web, customer_id, trade_centre, drill, quantity=2)
     transfer_id = Order.objects.get(number=order["number"]).transfer_id
