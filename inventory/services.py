@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -271,86 +271,148 @@ def apply_counts(
     """Many absolute counts in one transaction (the ERP import's batches), as adjustments.
 
     Like adjust_to_count, row by row: a matching count writes nothing, a count below what is
-    reserved is not applied but returned in `below_reserved` with the reserved quantity. Rows are
-    locked store by store, each in StockItem id order, like every other stock service.
-    Raises InvalidStockRequest for a negative count. If a SKU appears twice, the last count wins.
+    reserved is not applied but returned in `below_reserved` with the reserved quantity. The
+    rows are locked in (store, StockItem id) order, like every other stock service.
+    Raises InvalidStockRequest for a negative count. If a SKU appears twice for one store, the
+    last count wins.
     """
     for count in counts:
         _check_quantity(count.counted, "counted", allow_zero=True)
-    by_store: dict[int, dict[int, StockCount]] = defaultdict(dict)
-    stores: dict[int, Store] = {}
+    wanted: dict[tuple[int, int], StockCount] = {}
     for count in counts:
-        by_store[count.store.pk][count.variant_id] = count
-        stores[count.store.pk] = count.store
+        wanted[(count.store.pk, count.variant_id)] = count
     outcome = CountOutcome()
-    fields = _actor_fields(actor)
-
-    def movement(item: StockItem, delta: int, count: StockCount) -> StockMovement:
-        return StockMovement(
-            stock_item=item,
-            kind=MovementKind.ADJUSTMENT,
-            on_hand_delta=delta,
-            cause_type=cause_type,
-            cause_id=cause_id[:64],
-            reason=(f"{reason} ({count.ref})" if count.ref else reason)[:255],
-            **fields,
-        )
-
+    if not wanted:
+        return outcome
+    now = timezone.now()
     with transaction.atomic():
-        movements: list[StockMovement] = []
-        for store_id in sorted(by_store):
-            wanted = by_store[store_id]
-            existing = _locked_for_count(store_id, wanted)
-            new = [c for vid, c in wanted.items() if vid not in existing and c.counted > 0]
-            if new:
-                rows = [StockItem(store_id=store_id, variant_id=c.variant_id) for c in new]
-                for row, count in zip(rows, new, strict=True):
-                    row.on_hand = count.counted
-                try:
-                    with transaction.atomic():
-                        StockItem.objects.bulk_create(rows)
-                    movements += [movement(r, c.counted, c) for r, c in zip(rows, new, strict=True)]
-                    outcome.changed += len(rows)
-                    existing.update({c.variant_id: None for c in new})
-                except IntegrityError:
-                    # Someone created some of these rows meanwhile: start them at 0 and count.
-                    StockItem.objects.bulk_create(
-                        [StockItem(store_id=store_id, variant_id=c.variant_id) for c in new],
-                        ignore_conflicts=True,
+        rows = _lock_pairs(list(wanted))
+        fresh = [key for key, count in wanted.items() if key not in rows and count.counted > 0]
+        created = _create_counted(fresh, wanted, now)
+        if len(created) < len(fresh):
+            # Someone else created some of these rows meanwhile: count those like the others.
+            rows.update(_lock_pairs([key for key in fresh if key not in created]))
+        movements = [
+            (item_id, MovementKind.ADJUSTMENT, wanted[key].counted, 0, cause_type, cause_id, key)
+            for key, item_id in created.items()
+        ]
+        changes: list[tuple[int, int]] = []
+        for key, count in wanted.items():
+            if key in created:
+                continue
+            if key not in rows:  # never stocked here and counted 0: nothing to record
+                outcome.unchanged += 1
+                continue
+            item_id, on_hand, reserved = rows[key]
+            if count.counted == on_hand:
+                outcome.unchanged += 1
+            elif count.counted < reserved:
+                outcome.below_reserved.append((count, reserved))
+            else:
+                changes.append((item_id, count.counted))
+                movements.append(
+                    (
+                        item_id,
+                        MovementKind.ADJUSTMENT,
+                        count.counted - on_hand,
+                        0,
+                        cause_type,
+                        cause_id,
+                        key,
                     )
-                    existing = _locked_for_count(store_id, wanted)
-            now = timezone.now()
-            changed: list[StockItem] = []
-            for variant_id, count in wanted.items():
-                item = existing.get(variant_id)
-                if item is None:
-                    if variant_id not in existing:  # never stocked and counted 0: nothing to do
-                        outcome.unchanged += 1
-                    continue
-                if count.counted == item.on_hand:
-                    outcome.unchanged += 1
-                elif count.counted < item.reserved:
-                    outcome.below_reserved.append((count, item.reserved))
-                else:
-                    movements.append(movement(item, count.counted - item.on_hand, count))
-                    item.on_hand = count.counted
-                    item.updated_at = now
-                    changed.append(item)
-            if changed:
-                StockItem.objects.bulk_update(changed, ["on_hand", "updated_at"], batch_size=500)
-                outcome.changed += len(changed)
-        StockMovement.objects.bulk_create(movements, batch_size=5000)
+                )
+        _set_on_hand(changes, now)
+        outcome.changed = len(created) + len(changes)
+        _insert_movements(
+            [m[:6] for m in movements],
+            actor=actor,
+            reasons=[_count_reason(reason, wanted[m[6]]) for m in movements],
+        )
     return outcome
 
 
-def _locked_for_count(store_id: int, wanted: dict[int, StockCount]) -> dict[int, StockItem | None]:
-    return {
-        item.variant_id: item
-        for item in StockItem.objects.select_for_update()
-        .filter(store_id=store_id, variant_id__in=list(wanted))
-        .only("id", "variant_id", "on_hand", "reserved")
-        .order_by("pk")
-    }
+def _count_reason(reason: str, count: StockCount) -> str:
+    return f"{reason} ({count.ref})" if count.ref else reason
+
+
+def _rows_source(types: Sequence[str], rows: Sequence[tuple]) -> tuple[str, list]:
+    """A derived table with columns column1…columnN holding `rows`, and its parameters.
+
+    PostgreSQL gets one array per column (unnest): a 5,000-row batch is a handful of parameters
+    instead of tens of thousands for the driver to splice into the SQL. `types` are PostgreSQL
+    column types; elsewhere a plain VALUES list is used.
+    """
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        names = ", ".join(f"column{i + 1}" for i in range(len(types)))
+        return f"SELECT * FROM unnest({arrays}) AS v({names})", [
+            list(c) for c in zip(*rows, strict=True)
+        ]
+    one = "(" + ", ".join(["%s"] * len(types)) + ")"
+    return f"VALUES {', '.join([one] * len(rows))}", [v for row in rows for v in row]
+
+
+def _chunks(items: Sequence, size: int = 2000):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# The ERP import moves a million rows; these few statements per batch keep it to seconds.
+def _lock_pairs(keys: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int, int]]:
+    """Lock the stock rows of these (store_id, variant_id) pairs in (store, id) order."""
+    result: dict[tuple[int, int], tuple[int, int, int]] = {}
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        for chunk in _chunks(keys, 5000):
+            source, params = _rows_source(["bigint", "bigint"], chunk)
+            cursor.execute(
+                f"SELECT id, store_id, variant_id, on_hand, reserved FROM {_STOCK_TABLE} "
+                "WHERE (store_id, variant_id) IN "
+                f"(SELECT column1, column2 FROM ({source}) AS pairs) ORDER BY store_id, id{lock}",
+                params,
+            )
+            for item_id, store_id, variant_id, on_hand, reserved in cursor.fetchall():
+                result[(store_id, variant_id)] = (item_id, on_hand, reserved)
+    return result
+
+
+def _create_counted(
+    keys: list[tuple[int, int]], wanted: dict[tuple[int, int], StockCount], now
+) -> dict[tuple[int, int], int]:
+    """Stock rows for SKUs first counted in a store, created with their count; returns ids.
+
+    A row that someone else created meanwhile is skipped (and not returned).
+    """
+    created: dict[tuple[int, int], int] = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(keys):
+            source, params = _rows_source(
+                ["bigint", "bigint", "integer"], [(*key, wanted[key].counted) for key in chunk]
+            )
+            # "WHERE true" lets SQLite tell ON CONFLICT from a join's ON.
+            cursor.execute(
+                f"INSERT INTO {_STOCK_TABLE} "
+                "(store_id, variant_id, on_hand, reserved, safety_stock, updated_at) "
+                f"SELECT column1, column2, column3, 0, 0, %s FROM ({source}) AS counts WHERE true "
+                "ON CONFLICT (variant_id, store_id) DO NOTHING RETURNING id, store_id, variant_id",
+                [now, *params],
+            )
+            for item_id, store_id, variant_id in cursor.fetchall():
+                created[(store_id, variant_id)] = item_id
+    return created
+
+
+def _set_on_hand(changes: list[tuple[int, int]], now) -> None:
+    """on_hand = the counted value, for many locked rows in one statement."""
+    with connection.cursor() as cursor:
+        for chunk in _chunks(changes):
+            source, params = _rows_source(["bigint", "integer"], chunk)
+            cursor.execute(
+                f"WITH counted AS (SELECT column1 AS item_id, column2 AS on_hand FROM ({source}) "
+                f"AS c) UPDATE {_STOCK_TABLE} SET on_hand = counted.on_hand, updated_at = %s "
+                f"FROM counted WHERE {_STOCK_TABLE}.id = counted.item_id",
+                [*params, now],
+            )
 
 
 def set_safety_stock(*, actor: Actor, store: Store, variant: Variant, quantity: int) -> StockItem:
@@ -453,26 +515,38 @@ def _reserve_in_id_order(
 
 
 def _insert_movements(
-    rows: list[tuple[int, str, int, int, str, str]], *, actor: Actor, reason: str
+    rows: list[tuple[int, str, int, int, str, str]],
+    *,
+    actor: Actor,
+    reason: str = "",
+    reasons: list[str] | None = None,
 ) -> None:
     """Ledger rows (stock_item_id, kind, on_hand_delta, reserved_delta, cause_type, cause_id)."""
+    if not rows:
+        return
     fields = _actor_fields(actor)
     user_id = fields["actor_user"].pk if fields["actor_user"] else None
     client_id = fields["actor_client"].pk if fields["actor_client"] else None
     now = timezone.now()
+    reasons = reasons or [reason] * len(rows)
     values = [
-        (item_id, kind, on_hand, reserved, cause_type, str(cause_id)[:64], reason[:255])
+        (item_id, kind, on_hand, reserved, cause_type, str(cause_id)[:64], why[:255])
         + (user_id, client_id, now)
-        for item_id, kind, on_hand, reserved, cause_type, cause_id in rows
-    ]
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(values))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {_MOVEMENT_TABLE} (stock_item_id, kind, on_hand_delta, reserved_delta, "
-            "cause_type, cause_id, reason, actor_user_id, actor_client_id, created_at) "
-            f"VALUES {placeholders}",
-            [v for row in values for v in row],
+        for (item_id, kind, on_hand, reserved, cause_type, cause_id), why in zip(
+            rows, reasons, strict=True
         )
+    ]
+    types = ["bigint", "text", "integer", "integer", "text", "text", "text", "bigint", "bigint"]
+    with connection.cursor() as cursor:
+        for chunk in _chunks(values):
+            source, params = _rows_source([*types, "timestamptz"], chunk)
+            cursor.execute(
+                f"INSERT INTO {_MOVEMENT_TABLE} (stock_item_id, kind, on_hand_delta, "
+                "reserved_delta, cause_type, cause_id, reason, actor_user_id, actor_client_id, "
+                "created_at) SELECT column1, column2, column3, column4, column5, column6, "
+                f"column7, column8, column9, column10 FROM ({source}) AS movements",
+                params,
+            )
 
 
 def release(
