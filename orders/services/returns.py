@@ -523,12 +523,14 @@ def refundable_amounts(return_request: Return) -> dict[int, Decimal]:
     order = return_request.order
     factor = _line_value_factor(order)
     lines = list(return_request.lines.select_related("order_line").order_by("pk"))
+    # Units of every earlier, not rejected return of these lines count first, refunded or not:
+    # a return worth nothing after rounding must not push its cent onto no one.
     refunded_units = dict(
         ReturnLine.objects.filter(
             order_line_id__in=[line.order_line_id for line in lines],
-            return_request__status=ReturnStatus.REFUNDED,
+            return_request_id__lt=return_request.pk,
         )
-        .exclude(return_request=return_request)
+        .exclude(return_request__status=ReturnStatus.REJECTED)
         .values("order_line_id")
         .annotate(n=Sum("quantity"))
         .values_list("order_line_id", "n")
