@@ -360,15 +360,8 @@ def place_order(
             payment_status=payment_status,
             shipping_address=shipping_address,
         )
-        if fulfilment == Fulfilment.PICKUP:
-            _reserve_for_pickup(actor=actor, order=order, order_lines=order_lines)
-        else:
-            stock.reserve(
-                actor=actor,
-                store=fulfilment_store,
-                lines=[(line.variant, line.quantity, str(line.pk)) for line in order_lines],
-                cause_type=CauseType.ORDER_LINE,
-            )
+        # Store credit first: the customer row is locked before any stock row, the same order an
+        # exchange takes, so the two cannot deadlock.
         if credit:
             add_store_credit_entry(
                 customer=customer,
@@ -381,6 +374,15 @@ def place_order(
             if credit == order.total:
                 order.payment_method = "store_credit"
             order.save(update_fields=["store_credit_used", "payment_method", "updated_at"])
+        if fulfilment == Fulfilment.PICKUP:
+            _reserve_for_pickup(actor=actor, order=order, order_lines=order_lines)
+        else:
+            stock.reserve(
+                actor=actor,
+                store=fulfilment_store,
+                lines=[(line.variant, line.quantity, str(line.pk)) for line in order_lines],
+                cause_type=CauseType.ORDER_LINE,
+            )
         _queue("send_order_confirmation", order.pk)
         return order
 
