@@ -287,7 +287,8 @@ def apply_counts(
     now = timezone.now()
     with transaction.atomic():
         rows = _lock_pairs(list(wanted))
-        fresh = [key for key, count in wanted.items() if key not in rows and count.counted > 0]
+        # Sorted, so that two imports creating the same rows wait on them in the same order.
+        fresh = sorted(k for k, count in wanted.items() if k not in rows and count.counted > 0)
         created = _create_counted(fresh, wanted, now)
         if len(created) < len(fresh):
             # Someone else created some of these rows meanwhile: count those like the others.
@@ -340,16 +341,20 @@ def _rows_source(types: Sequence[str], rows: Sequence[tuple]) -> tuple[str, list
 
     PostgreSQL gets one array per column (unnest): a 5,000-row batch is a handful of parameters
     instead of tens of thousands for the driver to splice into the SQL. `types` are PostgreSQL
-    column types; elsewhere a plain VALUES list is used.
+    column types; a few rows (a reservation) and other databases use a plain VALUES list.
     """
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(rows) > 20:
         arrays = ", ".join(f"%s::{t}[]" for t in types)
         names = ", ".join(f"column{i + 1}" for i in range(len(types)))
         return f"SELECT * FROM unnest({arrays}) AS v({names})", [
             list(c) for c in zip(*rows, strict=True)
         ]
     one = "(" + ", ".join(["%s"] * len(types)) + ")"
-    return f"VALUES {', '.join([one] * len(rows))}", [v for row in rows for v in row]
+    first = one
+    if connection.vendor == "postgresql":  # typed first row: a column of NULLs is not text
+        first = "(" + ", ".join(f"CAST(%s AS {t})" for t in types) + ")"
+    values = ", ".join([first] + [one] * (len(rows) - 1))
+    return f"VALUES {values}", [v for row in rows for v in row]
 
 
 def _chunks(items: Sequence, size: int = 2000):

@@ -149,3 +149,26 @@ def test_counts_receipts_and_sales_at_once_keep_the_ledger():
     results = run_threads(16, work)
     assert [r for r in results if isinstance(r, Exception)] == []
     assert_ledger_consistent()
+
+
+def test_imports_of_the_same_new_rows_at_once_count_each_row_once():
+    stores = [StoreFactory() for _ in range(2)]
+    variants = [VariantFactory() for _ in range(30)]
+
+    def import_counts(i: int) -> services.CountOutcome:
+        rng = random.Random(i)
+        keys = [(s, v) for s in stores for v in variants]
+        rng.shuffle(keys)  # every caller in its own order
+        return services.apply_counts(
+            actor=SYSTEM,
+            counts=[services.StockCount(s, v.pk, 12) for s, v in keys],
+            reason="ERP",
+        )
+
+    results = run_threads(6, import_counts)
+    assert [r for r in results if isinstance(r, Exception)] == []
+    # One caller created each row; everybody else found the count already there.
+    assert sum(r.changed for r in results) == 60
+    assert StockItem.objects.count() == 60
+    assert set(StockItem.objects.values_list("on_hand", flat=True)) == {12}
+    assert_ledger_consistent()
