@@ -1,0 +1,377 @@
+"""Stock in, counted, promised, sold, returned and written off: one transaction each, with its
+ledger rows. Rows of one store are touched in StockItem id order, so multi-line operations never
+wait on each other in a cycle; a reservation is a conditional UPDATE, so concurrent callers can
+never promise the same unit twice."""
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from common.actor import Actor
+from inventory.exceptions import InsufficientStock, StockConflict
+from inventory.models import CauseType, MovementKind, StockItem, StockMovement, Variant
+from inventory.services._ledger import (
+    STOCK_TABLE,
+    CausedStockLine,
+    StockLine,
+    _change,
+    _check_quantity,
+    _insert_movements,
+    _items_for,
+    _movement,
+    _normalise_lines,
+    _ordered,
+    _require_reserved,
+    _short_line,
+    _totals,
+)
+from stores.models import Store
+
+# --- goods in and counts ---------------------------------------------------------------------
+
+
+def receive(
+    *,
+    actor: Actor,
+    store: Store,
+    lines: list[StockLine],
+    reason: str = "",
+    cause_type: str = CauseType.MANUAL,
+    cause_id: str = "",
+) -> None:
+    """Goods received at a store: on_hand goes up by each line's quantity (receipt movements).
+
+    Raises InvalidStockRequest for an empty line list or a quantity below 1.
+    """
+    checked = _normalise_lines(lines, with_cause=False)
+    with transaction.atomic():
+        items = _items_for(store, (v.pk for v, _, _ in checked), create=True, lock=True)
+        movements = []
+        for variant, quantity, _ in _ordered(checked, items):
+            item = items[variant.pk]
+            _change(item, on_hand=quantity)
+            movements.append(
+                _movement(
+                    item,
+                    MovementKind.RECEIPT,
+                    actor=actor,
+                    on_hand=quantity,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    reason=reason,
+                )
+            )
+        StockMovement.objects.bulk_create(movements)
+
+
+def adjust_to_count(
+    *,
+    actor: Actor,
+    store: Store,
+    variant: Variant,
+    counted: int,
+    reason: str,
+    cause_type: str = CauseType.MANUAL,
+    cause_id: str = "",
+) -> StockMovement | None:
+    """A stock count sets on_hand; the difference is written as an adjustment movement.
+
+    Returns None when the count matches (nothing written, so a repeated count changes nothing).
+    Raises InvalidStockRequest for a negative count, StockConflict when the count is below what
+    is reserved (those units are promised; the promises must be released first).
+    """
+    _check_quantity(counted, "counted", allow_zero=True)
+    with transaction.atomic():
+        item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
+        if counted < item.reserved:
+            raise StockConflict(
+                f"{variant.sku} at {store.code}: counted {counted} but {item.reserved} are "
+                "reserved; release those first.",
+                code="count_below_reserved",
+                extra={"sku": variant.sku, "store": store.code, "reserved": item.reserved},
+            )
+        delta = counted - item.on_hand
+        if delta == 0:
+            return None
+        _change(item, on_hand=delta)
+        movement = _movement(
+            item,
+            MovementKind.ADJUSTMENT,
+            actor=actor,
+            on_hand=delta,
+            cause_type=cause_type,
+            cause_id=cause_id,
+            reason=reason,
+        )
+        movement.save()
+        return movement
+
+
+def set_safety_stock(*, actor: Actor, store: Store, variant: Variant, quantity: int) -> StockItem:
+    """Units kept back from online promises at this store (0 or more). Not a ledger change.
+
+    Raises InvalidStockRequest for a negative quantity.
+    """
+    _check_quantity(quantity, allow_zero=True)
+    with transaction.atomic():
+        item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
+        item.safety_stock = quantity
+        item.save(update_fields=["safety_stock", "updated_at"])
+        return item
+
+
+# --- promises and sales ----------------------------------------------------------------------
+
+
+def reserve(
+    *,
+    actor: Actor,
+    store: Store,
+    lines: list[CausedStockLine],
+    cause_type: str,
+    reason: str = "",
+) -> None:
+    """Promise stock at a store, all lines or none (one reserve movement per line).
+
+    Each SKU's row is raised with a conditional UPDATE (only while on_hand - reserved -
+    safety_stock covers it), in StockItem id order. A missing stock row is created (0 available).
+    Raises InsufficientStock naming every short line with what is available, and
+    InvalidStockRequest for bad lines; nothing is written in either case.
+    """
+    checked = _normalise_lines(lines, with_cause=True)
+    totals = _totals(checked)
+    with transaction.atomic():
+        item_ids = _reserve_one_sku(store, totals) if len(totals) == 1 else None
+        if item_ids is None:
+            item_ids = _reserve_in_id_order(store, totals, {v.pk: v for v, _, _ in checked})
+        _insert_movements(
+            [
+                (item_ids[variant.pk], MovementKind.RESERVE, 0, quantity, cause_type, cause_id)
+                for variant, quantity, cause_id in checked
+            ],
+            actor=actor,
+            reason=reason,
+        )
+
+
+# Reserving is the hottest write of every channel, so it is written as plain SQL: the same
+# statements the ORM would send, without its per-call overhead (see docs/performance.md).
+_RESERVE_BY_SKU = (
+    "UPDATE {t} SET reserved = reserved + %s, updated_at = %s "
+    "WHERE store_id = %s AND variant_id = %s AND on_hand - reserved - safety_stock >= %s "
+    "RETURNING id"
+)
+_RESERVE_BY_ID = (
+    "UPDATE {t} SET reserved = reserved + %s, updated_at = %s "
+    "WHERE id = %s AND on_hand - reserved - safety_stock >= %s"
+)
+
+
+def _reserve_one_sku(store: Store, totals: dict[int, int]) -> dict[int, int] | None:
+    """One SKU: a single conditional UPDATE (one row, so no lock order to keep)."""
+    ((variant_id, wanted),) = totals.items()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RESERVE_BY_SKU.format(t=STOCK_TABLE),
+            [wanted, timezone.now(), store.pk, variant_id, wanted],
+        )
+        row = cursor.fetchone()
+    return {variant_id: row[0]} if row else None
+
+
+def _reserve_in_id_order(
+    store: Store, totals: dict[int, int], variants: dict[int, Variant]
+) -> dict[int, int]:
+    items = _items_for(store, totals, create=True, lock=False)
+    short: list[dict] = []
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for item in sorted(items.values(), key=lambda i: i.pk):
+            wanted = totals[item.variant_id]
+            if not short:
+                cursor.execute(_RESERVE_BY_ID.format(t=STOCK_TABLE), [wanted, now, item.pk, wanted])
+                if cursor.rowcount == 1:
+                    continue
+            # Short (or an earlier line was): read what is there now, for the error.
+            current = StockItem.objects.filter(pk=item.pk).values(
+                "on_hand", "reserved", "safety_stock"
+            )[0]
+            available = current["on_hand"] - current["reserved"] - current["safety_stock"]
+            if available < wanted:
+                short.append(_short_line(variants[item.variant_id], store, wanted, available))
+    if short:
+        raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
+    return {variant_id: item.pk for variant_id, item in items.items()}
+
+
+def release(
+    *,
+    actor: Actor,
+    store: Store,
+    lines: list[CausedStockLine],
+    cause_type: str,
+    reason: str = "",
+) -> None:
+    """Give promised units back to the available stock (release movements).
+
+    Raises StockConflict when a line releases more than is reserved at the store.
+    """
+    checked = _normalise_lines(lines, with_cause=True)
+    totals = _totals(checked)
+    with transaction.atomic():
+        items = _items_for(store, totals, create=False, lock=True)
+        _require_reserved(store, checked, totals, items)
+        movements = []
+        for variant, quantity, cause_id in _ordered(checked, items):
+            item = items[variant.pk]
+            _change(item, reserved=-quantity)
+            movements.append(
+                _movement(
+                    item,
+                    MovementKind.RELEASE,
+                    actor=actor,
+                    reserved=-quantity,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    reason=reason,
+                )
+            )
+        StockMovement.objects.bulk_create(movements)
+
+
+def sell(
+    *,
+    actor: Actor,
+    store: Store,
+    lines: list[CausedStockLine],
+    cause_type: str,
+    from_reserved: bool = True,
+    reason: str = "",
+) -> None:
+    """Units leave the store as a sale (sale movements: on_hand down).
+
+    from_reserved=True turns a reservation into a sale (reserved goes down too) and raises
+    StockConflict if not that much is reserved. from_reserved=False is a direct counter sale of
+    unreserved shelf stock; raises InsufficientStock naming every short line. Safety stock is
+    kept back from online promises only, so the customer at the counter may buy it.
+    """
+    checked = _normalise_lines(lines, with_cause=True)
+    totals = _totals(checked)
+    with transaction.atomic():
+        items = _items_for(store, totals, create=False, lock=True)
+        if from_reserved:
+            _require_reserved(store, checked, totals, items)
+        else:
+            short = []
+            for variant in {v.pk: v for v, _, _ in checked}.values():
+                item = items.get(variant.pk)
+                free = item.on_hand - item.reserved if item else 0
+                if free < totals[variant.pk]:
+                    short.append(_short_line(variant, store, totals[variant.pk], free))
+            if short:
+                raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
+        movements = []
+        reserved_delta = -1 if from_reserved else 0
+        for variant, quantity, cause_id in _ordered(checked, items):
+            item = items[variant.pk]
+            _change(item, on_hand=-quantity, reserved=reserved_delta * quantity)
+            movements.append(
+                _movement(
+                    item,
+                    MovementKind.SALE,
+                    actor=actor,
+                    on_hand=-quantity,
+                    reserved=reserved_delta * quantity,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    reason=reason,
+                )
+            )
+        StockMovement.objects.bulk_create(movements)
+
+
+# --- returns and damage ----------------------------------------------------------------------
+
+
+def restock_return(
+    *,
+    actor: Actor,
+    store: Store,
+    variant: Variant,
+    quantity: int,
+    cause_id: str,
+    reason: str = "",
+) -> StockMovement:
+    """A resellable returned item goes back on the receiving store's shelf (on_hand up).
+
+    Raises InvalidStockRequest for a quantity below 1.
+    """
+    _check_quantity(quantity)
+    with transaction.atomic():
+        item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
+        _change(item, on_hand=quantity)
+        movement = _movement(
+            item,
+            MovementKind.RETURN_RESTOCK,
+            actor=actor,
+            on_hand=quantity,
+            cause_type=CauseType.RETURN_LINE,
+            cause_id=cause_id,
+            reason=reason,
+        )
+        movement.save()
+        return movement
+
+
+def mark_damaged(
+    *,
+    actor: Actor,
+    store: Store,
+    variant: Variant,
+    quantity: int,
+    cause_type: str = CauseType.MANUAL,
+    cause_id: str = "",
+    reason: str = "",
+    returned: bool = False,
+) -> StockMovement:
+    """Write off damaged units (damage movement).
+
+    returned=False: units on the shelf are written off (on_hand down); reserved units are
+    promised and cannot be written off (StockConflict). returned=True: a damaged returned item
+    never becomes stock, so the movement has no quantity change and names the return line.
+    Raises InvalidStockRequest for a quantity below 1.
+    """
+    _check_quantity(quantity)
+    with transaction.atomic():
+        item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
+        if returned:
+            if cause_type == CauseType.MANUAL:
+                cause_type = CauseType.RETURN_LINE
+            movement = _movement(
+                item,
+                MovementKind.DAMAGE,
+                actor=actor,
+                cause_type=cause_type,
+                cause_id=cause_id,
+                reason=reason or f"{quantity} returned damaged, written off on arrival",
+            )
+            movement.save()
+            return movement
+        free = item.on_hand - item.reserved
+        if free < quantity:
+            raise StockConflict(
+                f"{variant.sku} at {store.code}: only {free} unreserved on the shelf.",
+                code="damage_exceeds_shelf_stock",
+                extra={"sku": variant.sku, "store": store.code, "unreserved": max(free, 0)},
+            )
+        _change(item, on_hand=-quantity)
+        movement = _movement(
+            item,
+            MovementKind.DAMAGE,
+            actor=actor,
+            on_hand=-quantity,
+            cause_type=cause_type,
+            cause_id=cause_id,
+            reason=reason,
+        )
+        movement.save()
+        return movement
