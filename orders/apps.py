@@ -3,3 +3,16 @@ from django.apps import AppConfig
 
 class OrdersConfig(AppConfig):
     name = "orders"
+
+    def ready(self) -> None:
+        from inventory.signals import transfer_received
+
+        transfer_received.connect(
+            _settle_orders_of_transfer, dispatch_uid="orders-transfer-received"
+        )
+
+
+def _settle_orders_of_transfer(sender, *, actor, transfer, **kwargs) -> None:
+    from orders.services.orders import on_transfer_received
+
+    on_transfer_received(actor=actor, transfer=transfer)

@@ -17,6 +17,7 @@ from inventory.models import (
 )
 from inventory.services._ledger import StockLine, _change, _items_for, _movement, _normalise_lines
 from inventory.services.stock import release, reserve
+from inventory.signals import transfer_received
 from stores.models import Store
 
 
@@ -166,6 +167,7 @@ def receive_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
         locked.received_at = timezone.now()
         locked.save(update_fields=["status", "received_at", "updated_at"])
         _refresh(transfer, locked)
+        transfer_received.send(sender=Transfer, actor=actor, transfer=locked)
         return locked
 
 

@@ -703,15 +703,21 @@ def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
 def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
     """After a warehouse transfer arrived: settle the orders it travelled for.
 
-    Goods for an order cancelled while they were on the road are released at the store (they
-    were reserved for the order lines on arrival); a placed order is noted on the customer's
-    timeline. Safe to run again. Returns the number of order lines released.
+    Called (in the receipt's transaction) through inventory's `transfer_received` event, and
+    again by the pickup-window sweep, so it must be safe to run twice. Goods for an order
+    cancelled while they were on the road are released at the store (they were reserved for the
+    order lines on arrival); a waiting order gets a timeline entry saying it can now be picked.
+    Returns the number of order lines released.
     """
     released = 0
     if transfer.status != TransferStatus.RECEIVED:
         return released
     with transaction.atomic():
-        for order in Order.objects.select_for_update(of=("self",)).filter(transfer=transfer):
+        for order in (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("customer", "fulfilment_store")
+            .filter(transfer=transfer)
+        ):
             pending = list(
                 order.lines.select_related("variant").filter(via_transfer=True, cancelled=0)
             )
@@ -727,6 +733,27 @@ def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
                     cancelled=F("quantity")
                 )
                 released += len(pending)
+            elif (
+                order.status == OrderStatus.PLACED
+                and not order.customer.timeline.filter(
+                    kind=TimelineKind.TOUCHPOINT,
+                    subject_type="transfer",
+                    subject_id=str(transfer.pk),
+                ).exists()
+            ):
+                record_timeline_event(
+                    customer=order.customer,
+                    kind=TimelineKind.TOUCHPOINT,
+                    channel=Channel.STORE,
+                    summary=(
+                        f"Goods for order {order.number} arrived at {order.fulfilment_store.code} "
+                        "from the warehouse: the order can be picked"
+                    ),
+                    actor=actor,
+                    store=order.fulfilment_store,
+                    subject_type="transfer",
+                    subject_id=transfer.pk,
+                )
     return released
 
 

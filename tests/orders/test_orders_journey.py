@@ -155,6 +155,8 @@ def test_journey_2_the_warehouse_sends_the_drill_first(web, trade_centre, drill)
     received = counter.post(f"/api/v1/staff/transfers/{transfer_id}/receive/")
     assert received.status_code == 200, received.json()
     assert quantities(drill, trade_centre) == (2, 2), "reserved for the order on arrival"
+    timeline = web.get(f"/api/v1/customers/{customer_id}/timeline/").json()["results"]
+    assert "arrived at" in timeline[0]["summary"] and order["number"] in timeline[0]["summary"]
 
     ready_and_collect(counter, web, customer_id, order["number"])
     assert quantities(drill, trade_centre) == (0, 0)
