@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from django.db import connection
 
@@ -58,6 +59,9 @@ def forget_broker_setup() -> None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
     celery_app.__dict__.pop("amqp", None)
+    # kombu keeps producer pools per connection in a global registry; a pool left there would
+    # hand out the connections closed above (even eager calls acquire a producer).
+    kombu.pools.reset()
 
 
 @pytest.fixture
