@@ -1,11 +1,9 @@
 """Admin for orders: read-only records; the workflow steps are actions that call the services."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Q
 
-from common.actor import Actor
-from common.errors import ApplicationError
-from common.models import Channel
+from orders.admin.common import StatusHistoryInline, run_workflow_step
 from orders.models.orders import Order, OrderLine, OrderStatusChange
 from orders.services import orders as services
 from stores.selectors import store_ids_for_staff
@@ -31,36 +29,21 @@ class OrderLineInline(admin.TabularInline):
         return False
 
 
-class OrderStatusChangeInline(admin.TabularInline):
+class OrderStatusChangeInline(StatusHistoryInline):
     model = OrderStatusChange
-    extra = 0
-    can_delete = False
-    fields = ("at", "from_status", "to_status", "channel", "actor_user", "actor_client", "note")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _run(modeladmin, request, queryset, step, done: str, store_field: str) -> None:
-    """Run one service per order; staff only act on their stores; refusals are reported."""
-    actor = Actor(user=request.user, channel=Channel.STORE)
-    store_ids = store_ids_for_staff(request.user)
-    succeeded = 0
-    for order in queryset.order_by("pk"):
-        if getattr(order, f"{store_field}_id") not in store_ids:
-            modeladmin.message_user(
-                request, f"{order.number}: not a store you work in.", messages.ERROR
-            )
-            continue
-        try:
-            step(actor, order)
-        except ApplicationError as exc:
-            modeladmin.message_user(request, f"{order.number}: {exc.detail}", messages.ERROR)
-        else:
-            succeeded += 1
-    if succeeded:
-        modeladmin.message_user(request, f"{succeeded} order(s) {done}.", messages.SUCCESS)
+    run_workflow_step(
+        modeladmin,
+        request,
+        queryset,
+        step,
+        done=done,
+        noun="order(s)",
+        label=lambda order: order.number,
+        store_id=lambda order: getattr(order, f"{store_field}_id"),
+    )
 
 
 @admin.register(Order)

@@ -1,14 +1,11 @@
 """Admin for reservations: read-only records; collect, extend and release are actions that call
 the services (staff act only on their stores)."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from common.actor import Actor
-from common.errors import ApplicationError
-from common.models import Channel
+from orders.admin.common import StatusHistoryInline, run_workflow_step
 from orders.models import Reservation, ReservationLine, ReservationStatusChange
 from orders.services import reservations as services
-from stores.selectors import store_ids_for_staff
 
 
 class ReservationLineInline(admin.TabularInline):
@@ -22,37 +19,20 @@ class ReservationLineInline(admin.TabularInline):
         return False
 
 
-class ReservationStatusChangeInline(admin.TabularInline):
+class ReservationStatusChangeInline(StatusHistoryInline):
     model = ReservationStatusChange
-    extra = 0
-    can_delete = False
-    fields = ("at", "from_status", "to_status", "channel", "actor_user", "actor_client", "note")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def _run(modeladmin, request, queryset, step, done: str) -> None:
-    actor = Actor(user=request.user, channel=Channel.STORE)
-    store_ids = store_ids_for_staff(request.user)
-    succeeded = 0
-    for reservation in queryset.select_related("store").order_by("pk"):
-        if reservation.store_id not in store_ids:
-            modeladmin.message_user(
-                request, f"Reservation {reservation.pk}: not a store you work in.", messages.ERROR
-            )
-            continue
-        try:
-            step(actor, reservation)
-        except ApplicationError as exc:
-            modeladmin.message_user(
-                request, f"Reservation {reservation.pk}: {exc.detail}", messages.ERROR
-            )
-        else:
-            succeeded += 1
-    if succeeded:
-        modeladmin.message_user(request, f"{succeeded} reservation(s) {done}.", messages.SUCCESS)
+    run_workflow_step(
+        modeladmin,
+        request,
+        queryset.select_related("store"),
+        step,
+        done=done,
+        noun="reservation(s)",
+        label=lambda reservation: f"Reservation {reservation.pk}",
+    )
 
 
 @admin.register(Reservation)

@@ -1,11 +1,9 @@
 """Admin for returns: read-only records; receiving, refunding and rejecting are actions that call
 the return services (staff act only on returns arriving at their stores)."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from common.actor import Actor
-from common.errors import ApplicationError
-from common.models import Channel
+from orders.admin.common import ReadOnlyInline, StatusHistoryInline, run_workflow_step
 from orders.models import (
     LineCondition,
     Refund,
@@ -16,17 +14,6 @@ from orders.models import (
 )
 from orders.services import returns as services
 from stores.selectors import store_ids_for_staff
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ReturnLineInline(ReadOnlyInline):
@@ -41,33 +28,20 @@ class RefundInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-class ReturnStatusChangeInline(ReadOnlyInline):
+class ReturnStatusChangeInline(StatusHistoryInline):
     model = ReturnStatusChange
-    fields = ("at", "from_status", "to_status", "channel", "actor_user", "actor_client", "note")
-    readonly_fields = fields
 
 
 def _run(modeladmin, request, queryset, step, done: str) -> None:
-    """One service call per return; refusals are reported per return, the rest go through."""
-    actor = Actor(user=request.user, channel=Channel.STORE)
-    store_ids = store_ids_for_staff(request.user)
-    succeeded = 0
-    for return_request in queryset.select_related("store").order_by("pk"):
-        if return_request.store_id not in store_ids:
-            modeladmin.message_user(
-                request, f"{return_request.number}: not a store you work in.", messages.ERROR
-            )
-            continue
-        try:
-            step(actor, return_request)
-        except ApplicationError as exc:
-            modeladmin.message_user(
-                request, f"{return_request.number}: {exc.detail}", messages.ERROR
-            )
-        else:
-            succeeded += 1
-    if succeeded:
-        modeladmin.message_user(request, f"{succeeded} return(s) {done}.", messages.SUCCESS)
+    run_workflow_step(
+        modeladmin,
+        request,
+        queryset.select_related("store"),
+        step,
+        done=done,
+        noun="return(s)",
+        label=lambda return_request: return_request.number,
+    )
 
 
 def _receive_all(condition: str):

@@ -7,6 +7,7 @@ from django.db import models
 from common.models import ApiClient, Channel, TimeStampedModel
 from customers.models import Customer
 from inventory.models import Variant
+from orders.models.history import StatusChange
 from stores.models import Store
 
 
@@ -89,19 +90,5 @@ class ReservationLine(models.Model):
         ]
 
 
-class ReservationStatusChange(models.Model):
+class ReservationStatusChange(StatusChange):
     reservation = models.ForeignKey(Reservation, on_delete=models.CASCADE, related_name="history")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_client = models.ForeignKey(
-        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    note = models.CharField(max_length=255, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["at", "id"]

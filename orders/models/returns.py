@@ -6,6 +6,7 @@ from django.db import models
 
 from common.models import ApiClient, Channel, TimeStampedModel
 from customers.models import Customer
+from orders.models.history import StatusChange
 from stores.models import Store
 
 
@@ -115,22 +116,8 @@ class ReturnLine(models.Model):
         ]
 
 
-class ReturnStatusChange(models.Model):
+class ReturnStatusChange(StatusChange):
     return_request = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="history")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_client = models.ForeignKey(
-        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    note = models.CharField(max_length=255, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["at", "id"]
 
 
 class Refund(TimeStampedModel):
