@@ -45,3 +45,26 @@ def wishlist_of(customer: Customer) -> QuerySet[WishlistItem]:
         .select_related("variant__product", "added_by_user", "store")
         .order_by("-created_at", "-id")
     )
+
+
+def wishlist_items_for_nudges(*, since) -> QuerySet[WishlistItem]:
+    """List items added since `since` by customers who agreed to marketing by e-mail and have a
+    preferred store: the candidates for an "only a few left" message."""
+    return (
+        WishlistItem.objects.filter(
+            created_at__gte=since,
+            customer__merged_into__isnull=True,
+            customer__marketing_consent=True,
+            customer__email__isnull=False,
+            customer__preferred_store__isnull=False,
+        )
+        .exclude(customer__contact_channel="none")
+        .select_related("customer__preferred_store", "variant__product")
+        .order_by("pk")
+    )
+
+
+def has_timeline_event(*, customer: Customer, subject_type: str, subject_id: str) -> bool:
+    return TimelineEvent.objects.filter(
+        customer=customer, subject_type=subject_type, subject_id=subject_id
+    ).exists()

@@ -173,6 +173,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.orders.expire_uncollected_orders",
         "schedule": crontab(minute="*/15"),
     },
+    # Journey 5: Saturday morning, "only one left in your size" for listed items.
+    "send-weekend-nudges": {
+        "task": "orders.tasks.nudges.send_weekend_nudges",
+        "schedule": crontab(day_of_week="sat", hour=9, minute=30),
+    },
     "check-stock-ledger": {
         "task": "inventory.tasks.check_stock_ledger",
         "schedule": crontab(hour=3, minute=40),

@@ -1,0 +1,37 @@
+"""Celery tasks for the weekend nudge: the weekly sweep and one idempotent e-mail per item."""
+
+from celery import shared_task
+
+from common.notifications import send_email_once
+from customers.models import WishlistItem
+from stores.models import Store
+
+
+@shared_task
+def send_weekend_nudges() -> int:
+    from orders.services.nudges import send_low_stock_nudges
+
+    return send_low_stock_nudges()
+
+
+@shared_task
+def send_low_stock_nudge(item_id: int, store_id: int, available: int, week: str) -> bool:
+    item = (
+        WishlistItem.objects.select_related("customer", "variant__product")
+        .filter(pk=item_id)
+        .first()
+    )
+    store = Store.objects.filter(pk=store_id).first()
+    if item is None or store is None:
+        return False
+    return send_email_once(
+        key=f"wishlist-nudge:{item_id}:{week}",
+        to=item.customer.email or "",
+        template="wishlist_low_stock",
+        context={
+            "customer": item.customer,
+            "variant": item.variant,
+            "store": store,
+            "available": available,
+        },
+    )
