@@ -15,13 +15,18 @@ from django.db.models import F
 from django.utils import timezone
 
 from common.actor import Actor
-from common.errors import ApplicationError, IllegalTransition, InvalidInput, move_status
+from common.errors import IllegalTransition, InvalidInput, move_status
 from common.models import Channel
 from customers.models import Customer, TimelineKind
 from customers.services import add_store_credit_entry, record_timeline_event, store_credit_balance
 from inventory import services as stock
 from inventory.exceptions import InsufficientStock
 from inventory.models import CauseType, Transfer, TransferStatus, Variant
+from orders.exceptions import (
+    AwaitingTransfer,
+    OrderConflict,
+    WrongPickupCode,
+)
 from orders.models.orders import (
     NUMBER_PREFIX,
     Fulfilment,
@@ -58,23 +63,6 @@ TIMESTAMP_FIELD = {
     OrderStatus.DELIVERED: "delivered_at",
     OrderStatus.CANCELLED: "cancelled_at",
 }
-
-
-# --- domain errors ---------------------------------------------------------------------------
-
-
-class AwaitingTransfer(ApplicationError):
-    """The goods for this pickup order are still on their way from the warehouse."""
-
-    code = "awaiting_transfer"
-
-
-class WrongPickupCode(ApplicationError):
-    code = "wrong_pickup_code"
-
-
-class OrderConflict(ApplicationError):
-    code = "order_conflict"
 
 
 # --- numbers and status ----------------------------------------------------------------------

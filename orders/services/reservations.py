@@ -14,12 +14,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.actor import Actor
-from common.errors import ApplicationError, InvalidInput, move_status
+from common.errors import move_status
 from customers.models import Customer, TimelineKind
 from customers.normalise import normalise_email, normalise_phone
 from customers.services import find_or_create_customer, record_timeline_event
 from inventory import services as stock
 from inventory.models import CauseType, Variant
+from orders.exceptions import (
+    ExtensionLimit,
+    InvalidReservation,
+    ReservationExpired,
+    ReservationNotActive,
+)
 from orders.models import (
     ReleaseReason,
     Reservation,
@@ -32,22 +38,6 @@ from stores.models import WEEKDAYS, Store
 # The reminder goes out this long before the deadline (if the hold is long enough for it).
 REMINDER_BEFORE = timedelta(hours=3)
 WORKFLOW = "reservation"
-
-
-class ReservationExpired(ApplicationError):
-    code = "reservation_expired"
-
-
-class ExtensionLimit(ApplicationError):
-    code = "extension_limit"
-
-
-class ReservationNotActive(ApplicationError):
-    code = "reservation_not_active"
-
-
-class InvalidReservation(InvalidInput):
-    pass
 
 
 # --- deadlines -------------------------------------------------------------------------------

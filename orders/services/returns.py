@@ -33,6 +33,12 @@ from customers.models import TimelineKind
 from customers.services import add_store_credit_entry, record_timeline_event
 from inventory import services as stock
 from inventory.models import CauseType, Variant
+from orders.exceptions import (
+    AlreadyRefunded,
+    NothingToRefund,
+    RefundFailed,
+    ReturnWindowClosed,
+)
 from orders.models import (
     LineCondition,
     Order,
@@ -53,25 +59,6 @@ from stores.selectors import can_act_on_store, is_manager_of, is_service_agent, 
 
 CENT = Decimal("0.01")
 STORE_CREDIT_PROVIDER = "store_credit"
-
-
-class ReturnWindowClosed(ApplicationError):
-    code = "return_window_closed"
-
-
-class AlreadyRefunded(ApplicationError):
-    code = "already_refunded"
-
-
-class NothingToRefund(ApplicationError):
-    code = "nothing_to_refund"
-
-
-class RefundFailed(ApplicationError):
-    """The payment provider refused or failed; nothing was refunded and the return stays received."""
-
-    code = "refund_failed"
-    status = 502
 
 
 @dataclass(frozen=True)
