@@ -98,6 +98,7 @@ def idempotent(view_method):
                 raise
             return _replay(record, fingerprint)
 
+    wrapper.idempotent = True  # the OpenAPI schema documents the header for such views
     return wrapper
 
 

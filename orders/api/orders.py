@@ -283,7 +283,6 @@ class OrderCreateView(APIView):
         operation_id="orders_create",
         request=OrderCreateInput,
         responses={201: OrderOutput, 400: ERROR, 409: ERROR, 422: ERROR},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
         summary="Place an order (click & collect or home delivery)",
         description=(
             "Reserves the stock at the pickup store (a warehouse transfer fills what it lacks) or "
@@ -328,7 +327,6 @@ class OrderCancelView(APIView):
         operation_id="orders_cancel",
         request=OrderCancelInput,
         responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
         summary="Cancel an order that is not yet collected or shipped; its stock is released",
     )
     @idempotent
@@ -393,7 +391,6 @@ class StaffOrderReadyView(APIView):
         operation_id="staff_orders_ready",
         request=None,
         responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
         summary="Picked and ready: creates the pickup code and notifies the customer",
         description="409 awaiting_transfer while the goods are still coming from the warehouse.",
     )
@@ -411,7 +408,6 @@ class StaffOrderHandOverView(APIView):
         operation_id="staff_orders_hand_over",
         request=HandOverInput,
         responses={200: OrderOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
         summary="Hand over after checking the pickup code; `lines` for a partial hand-over",
         description="409 wrong_pickup_code (the attempt is counted), 409 illegal_transition.",
     )
@@ -437,7 +433,6 @@ class StaffOrderShipView(APIView):
         operation_id="staff_orders_ship",
         request=None,
         responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
         summary="A delivery order leaves the warehouse (its stock is sold there)",
     )
     @idempotent
@@ -454,7 +449,6 @@ class StaffOrderDeliverView(APIView):
         operation_id="staff_orders_deliver",
         request=None,
         responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
         summary="The carrier delivered a shipped order",
     )
     @idempotent

@@ -27,3 +27,18 @@ def test_root_redirects_to_the_store_desk(client):
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"] == "/desk/"
+
+
+def test_every_write_documents_the_idempotency_key(anon):
+    schema = anon.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    posts = {path: ops["post"] for path, ops in schema["paths"].items() if "post" in ops}
+    undocumented = [
+        path
+        for path, op in posts.items()
+        if not any(
+            p["name"] == "Idempotency-Key" and p["in"] == "header" for p in op.get("parameters", [])
+        )
+    ]
+    # Logging in creates nothing that a retry could duplicate.
+    assert undocumented == ["/api/v1/auth/token/"]
+    assert len(posts) > 20
