@@ -121,6 +121,32 @@ def _change(item: StockItem, *, on_hand: int = 0, reserved: int = 0) -> None:
     item.reserved += reserved
 
 
+def _book(
+    item: StockItem,
+    kind: str,
+    *,
+    actor: Actor,
+    on_hand: int = 0,
+    reserved: int = 0,
+    cause_type: str,
+    cause_id: str = "",
+    reason: str = "",
+) -> StockMovement:
+    """Change the quantities and return the ledger row for exactly that change (to be saved by
+    the caller, in the same transaction): the two can never disagree."""
+    _change(item, on_hand=on_hand, reserved=reserved)
+    return _movement(
+        item,
+        kind,
+        actor=actor,
+        on_hand=on_hand,
+        reserved=reserved,
+        cause_type=cause_type,
+        cause_id=cause_id,
+        reason=reason,
+    )
+
+
 def _totals(lines: Sequence[tuple[Variant, int, str]]) -> dict[int, int]:
     totals: dict[int, int] = defaultdict(int)
     for variant, quantity, _ in lines:

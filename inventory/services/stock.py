@@ -13,7 +13,7 @@ from inventory.services._ledger import (
     STOCK_TABLE,
     CausedStockLine,
     StockLine,
-    _change,
+    _book,
     _check_quantity,
     _insert_movements,
     _items_for,
@@ -48,9 +48,8 @@ def receive(
         movements = []
         for variant, quantity, _ in _ordered(checked, items):
             item = items[variant.pk]
-            _change(item, on_hand=quantity)
             movements.append(
-                _movement(
+                _book(
                     item,
                     MovementKind.RECEIPT,
                     actor=actor,
@@ -92,8 +91,7 @@ def adjust_to_count(
         delta = counted - item.on_hand
         if delta == 0:
             return None
-        _change(item, on_hand=delta)
-        movement = _movement(
+        movement = _book(
             item,
             MovementKind.ADJUSTMENT,
             actor=actor,
@@ -223,9 +221,8 @@ def release(
         movements = []
         for variant, quantity, cause_id in _ordered(checked, items):
             item = items[variant.pk]
-            _change(item, reserved=-quantity)
             movements.append(
-                _movement(
+                _book(
                     item,
                     MovementKind.RELEASE,
                     actor=actor,
@@ -273,9 +270,8 @@ def sell(
         reserved_delta = -1 if from_reserved else 0
         for variant, quantity, cause_id in _ordered(checked, items):
             item = items[variant.pk]
-            _change(item, on_hand=-quantity, reserved=reserved_delta * quantity)
             movements.append(
-                _movement(
+                _book(
                     item,
                     MovementKind.SALE,
                     actor=actor,
@@ -308,8 +304,7 @@ def restock_return(
     _check_quantity(quantity)
     with transaction.atomic():
         item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
-        _change(item, on_hand=quantity)
-        movement = _movement(
+        movement = _book(
             item,
             MovementKind.RETURN_RESTOCK,
             actor=actor,
@@ -363,8 +358,7 @@ def mark_damaged(
                 code="damage_exceeds_shelf_stock",
                 extra={"sku": variant.sku, "store": store.code, "unreserved": max(free, 0)},
             )
-        _change(item, on_hand=-quantity)
-        movement = _movement(
+        movement = _book(
             item,
             MovementKind.DAMAGE,
             actor=actor,

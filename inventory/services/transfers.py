@@ -15,7 +15,14 @@ from inventory.models import (
     TransferLine,
     TransferStatus,
 )
-from inventory.services._ledger import StockLine, _change, _items_for, _movement, _normalise_lines
+from inventory.services._ledger import (
+    StockLine,
+    _book,
+    _change,
+    _items_for,
+    _movement,
+    _normalise_lines,
+)
 from inventory.services.stock import release, reserve
 from inventory.signals import transfer_received
 from stores.models import Store
@@ -103,9 +110,8 @@ def dispatch_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
         movements = []
         for line in sorted(lines, key=lambda ln: items[ln.variant_id].pk):
             item = items[line.variant_id]
-            _change(item, on_hand=-line.quantity, reserved=-line.quantity)
             movements.append(
-                _movement(
+                _book(
                     item,
                     MovementKind.TRANSFER_OUT,
                     actor=actor,
