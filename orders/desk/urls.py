@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders.desk import orders, reservations, returns
+from orders.desk import lists, orders, reservations, returns
 from orders.desk.home import desk_home
 
 app_name = "desk"
@@ -9,4 +9,5 @@ urlpatterns = [
     *orders.urlpatterns,
     *reservations.urlpatterns,
     *returns.urlpatterns,
+    *lists.urlpatterns,
 ]
