@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from common.actor import actor_from_request
 from common.idempotency import idempotent
+from common.params import parse_bool, parse_near
 from common.permissions import IsStaffMember
 from inventory import selectors, services
 from inventory.models import StockItem, Transfer, TransferStatus
@@ -24,28 +25,6 @@ MAX_SKUS = 50
 
 
 # --- shared parsing --------------------------------------------------------------------------
-
-
-def _parse_near(value: str | None) -> tuple[float, float] | None:
-    if not value:
-        return None
-    try:
-        lat, lon = (float(part) for part in value.split(","))
-    except ValueError:
-        raise ValidationError({"near": ["Use near=LAT,LON, e.g. near=52.52,13.40."]})
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValidationError({"near": ["Latitude must be within ±90 and longitude within ±180."]})
-    return lat, lon
-
-
-def _parse_bool(value: str | None, field: str) -> bool | None:
-    if value in (None, ""):
-        return None
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise ValidationError({field: ["Use true or false."]})
 
 
 def _variants(skus: list[str], field: str = "sku") -> dict:
@@ -115,8 +94,8 @@ class AvailabilityView(ListAPIView):
             raise ValidationError({"sku": ["Give at least one sku=…"]})
         if len(set(skus)) > MAX_SKUS:
             raise ValidationError({"sku": [f"At most {MAX_SKUS} SKUs per call."]})
-        pickup = _parse_bool(params.get("pickup"), "pickup")
-        near = _parse_near(params.get("near"))
+        pickup = parse_bool(params.get("pickup"), "pickup")
+        near = parse_near(params.get("near"))
         variants = _variants(skus)
         stores = active_stores().order_by("code")
         if params.get("store"):

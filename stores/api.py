@@ -4,37 +4,15 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.params import parse_bool, parse_near
 from common.permissions import IsStaffMember
 from stores.models import Store
 from stores.selectors import active_stores, can_act_on_store, stores_by_distance
-
-
-def parse_near(value: str | None) -> tuple[float, float] | None:
-    """?near=LAT,LON → (lat, lon); a 400 with a field error when it does not parse."""
-    if not value:
-        return None
-    try:
-        lat, lon = (float(part) for part in value.split(","))
-    except ValueError:
-        raise ValidationError({"near": ["Use near=LAT,LON, e.g. near=52.52,13.40."]})
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValidationError({"near": ["Latitude must be within ±90 and longitude within ±180."]})
-    return lat, lon
-
-
-def parse_bool(value: str | None, field: str) -> bool | None:
-    if value is None or value == "":
-        return None
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise ValidationError({field: ["Use true or false."]})
 
 
 class StoreOutput(serializers.ModelSerializer):
