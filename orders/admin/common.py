@@ -59,3 +59,17 @@ def run_workflow_step(
             succeeded += 1
     if succeeded:
         modeladmin.message_user(request, f"{succeeded} {noun} {done}.", messages.SUCCESS)
+
+
+class WorkflowRecordAdmin(admin.ModelAdmin):
+    """Orders, reservations, returns and refunds are shown, never edited: every change goes
+    through a workflow action (a service), so nothing can be added, changed or deleted here."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.db.models import Q
 
-from orders.admin.common import StatusHistoryInline, run_workflow_step
+from orders.admin.common import StatusHistoryInline, WorkflowRecordAdmin, run_workflow_step
 from orders.models.orders import Order, OrderLine, OrderStatusChange
 from orders.services import orders as services
 from stores.selectors import store_ids_for_staff
@@ -47,7 +47,7 @@ def _run(modeladmin, request, queryset, step, done: str, store_field: str) -> No
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(WorkflowRecordAdmin):
     list_display = (
         "number",
         "status",
@@ -80,16 +80,6 @@ class OrderAdmin(admin.ModelAdmin):
             return qs
         store_ids = store_ids_for_staff(request.user)
         return qs.filter(Q(pickup_store_id__in=store_ids) | Q(fulfilment_store_id__in=store_ids))
-
-    def get_readonly_fields(self, request, obj=None):
-        # Every field: orders change only through the workflow actions.
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Mark ready for pickup (creates the code, notifies the customer)")
     def mark_ready_for_pickup(self, request, queryset):

@@ -3,7 +3,7 @@ the services (staff act only on their stores)."""
 
 from django.contrib import admin
 
-from orders.admin.common import StatusHistoryInline, run_workflow_step
+from orders.admin.common import StatusHistoryInline, WorkflowRecordAdmin, run_workflow_step
 from orders.models import Reservation, ReservationLine, ReservationStatusChange
 from orders.services import reservations as services
 
@@ -36,7 +36,7 @@ def _run(modeladmin, request, queryset, step, done: str) -> None:
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(WorkflowRecordAdmin):
     list_display = (
         "id",
         "status",
@@ -55,13 +55,6 @@ class ReservationAdmin(admin.ModelAdmin):
     list_select_related = ("store", "customer", "order")
     inlines = [ReservationLineInline, ReservationStatusChangeInline]
     actions = ["collect", "extend", "release"]
-    readonly_fields = [f.name for f in Reservation._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # reservations are made at the phone desk or through the API
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Collect: sell the reserved items at the counter")
     def collect(self, request, queryset):

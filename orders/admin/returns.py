@@ -3,7 +3,12 @@ the return services (staff act only on returns arriving at their stores)."""
 
 from django.contrib import admin
 
-from orders.admin.common import ReadOnlyInline, StatusHistoryInline, run_workflow_step
+from orders.admin.common import (
+    ReadOnlyInline,
+    StatusHistoryInline,
+    WorkflowRecordAdmin,
+    run_workflow_step,
+)
 from orders.models import (
     LineCondition,
     Refund,
@@ -63,7 +68,7 @@ def _refund(method: str):
 
 
 @admin.register(Return)
-class ReturnAdmin(admin.ModelAdmin):
+class ReturnAdmin(WorkflowRecordAdmin):
     list_display = (
         "number",
         "status",
@@ -95,16 +100,6 @@ class ReturnAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(store_id__in=store_ids_for_staff(request.user))
 
-    def get_readonly_fields(self, request, obj=None):
-        # Every field: returns change only through the workflow actions.
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     @admin.action(description="Receive: every line resellable (back on the shelf)")
     def receive_resellable(self, request, queryset):
         _run(self, request, queryset, _receive_all(LineCondition.RESELLABLE), "received")
@@ -135,7 +130,7 @@ class ReturnAdmin(admin.ModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(WorkflowRecordAdmin):
     list_display = ("return_request", "order", "method", "amount", "provider", "created_at")
     list_filter = ("method", "provider")
     list_select_related = ("return_request", "order")
@@ -146,12 +141,3 @@ class RefundAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return qs
         return qs.filter(return_request__store_id__in=store_ids_for_staff(request.user))
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
