@@ -7,6 +7,25 @@ from common.models import ApiClient, IdempotencyKey, SentNotification, UserToken
 from common.services import revoke_user_tokens
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown inside another record (history, lines): to look at, never to edit."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields or super().get_readonly_fields(request, obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Records written only by the application: to look at, never to add, change or delete."""
 

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from common.actor import Actor
+from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from common.errors import ApplicationError
 from common.models import Channel
 from customers.models import (
@@ -16,24 +17,6 @@ from customers.models import (
 )
 from customers.normalise import normalise_phone
 from customers.services import PROFILE_FIELDS, find_or_create_customer, update_customer_profile
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ServiceNoteInline(ReadOnlyInline):
@@ -196,17 +179,6 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # History points at the customer; duplicates are merged, not deleted.
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 

@@ -8,6 +8,7 @@ from django.db.models import Count, F
 from django.template.response import TemplateResponse
 
 from common.actor import Actor
+from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from common.errors import ApplicationError
 from common.models import Channel
 from inventory.models import (
@@ -264,7 +265,7 @@ class StockItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdmin):
     """The ledger: append-only, so nothing here can be added, changed or deleted."""
 
     list_display = (
@@ -306,30 +307,10 @@ class StockMovementAdmin(admin.ModelAdmin):
             return obj.actor_client.name
         return "system"
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class TransferLineInline(admin.TabularInline):
+class TransferLineInline(ReadOnlyInline):
     model = TransferLine
-    extra = 0
     fields = ("variant", "quantity")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Transfer)

@@ -5,20 +5,10 @@ from collections.abc import Callable
 from django.contrib import admin, messages
 
 from common.actor import Actor
+from common.admin import ReadOnlyInline
 from common.errors import ApplicationError
 from common.models import Channel
 from stores.selectors import store_ids_for_staff
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class StatusHistoryInline(ReadOnlyInline):

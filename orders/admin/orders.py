@@ -3,16 +3,15 @@
 from django.contrib import admin
 from django.db.models import Q
 
+from common.admin import ReadOnlyInline
 from orders.admin.common import StatusHistoryInline, WorkflowRecordAdmin, run_workflow_step
 from orders.models.orders import Order, OrderLine, OrderStatusChange
 from orders.services import orders as services
 from stores.selectors import store_ids_for_staff
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    extra = 0
-    can_delete = False
     fields = (
         "sku",
         "name",
@@ -23,10 +22,6 @@ class OrderLineInline(admin.TabularInline):
         "cancelled",
         "via_transfer",
     )
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class OrderStatusChangeInline(StatusHistoryInline):

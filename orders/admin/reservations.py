@@ -3,20 +3,15 @@ the services (staff act only on their stores)."""
 
 from django.contrib import admin
 
+from common.admin import ReadOnlyInline
 from orders.admin.common import StatusHistoryInline, WorkflowRecordAdmin, run_workflow_step
 from orders.models import Reservation, ReservationLine, ReservationStatusChange
 from orders.services import reservations as services
 
 
-class ReservationLineInline(admin.TabularInline):
+class ReservationLineInline(ReadOnlyInline):
     model = ReservationLine
-    extra = 0
-    can_delete = False
     fields = ("variant", "quantity", "collected")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ReservationStatusChangeInline(StatusHistoryInline):

@@ -3,8 +3,8 @@ the return services (staff act only on returns arriving at their stores)."""
 
 from django.contrib import admin
 
+from common.admin import ReadOnlyInline
 from orders.admin.common import (
-    ReadOnlyInline,
     StatusHistoryInline,
     WorkflowRecordAdmin,
     run_workflow_step,
