@@ -105,3 +105,47 @@ class SentNotification(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    DEAD = "dead", "Dead"
+
+
+class OutboxMessage(models.Model):
+    """A side effect (a message, a webhook, a payment call) written in the transaction of the change
+    that causes it, and carried out after commit by the relay (common.outbox)."""
+
+    topic = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField(default=dict)
+    key = models.CharField(
+        max_length=200,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Optional de-duplication key: a second message with the same key is not written.",
+    )
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The sweep's query: what is pending and due.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_pending_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["status", "created_at"], name="outbox_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.pk} ({self.status})"

@@ -6,6 +6,7 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from inventory.signals import transfer_received
+        from orders import tasks  # noqa: F401 - registers the outbox handlers for the messages
 
         transfer_received.connect(
             _settle_orders_of_transfer, dispatch_uid="orders-transfer-received"

@@ -98,6 +98,9 @@ OMNIS_RETURN_WINDOW_DAYS = env.int("OMNIS_RETURN_WINDOW_DAYS", default=30)
 # Who pays money back for refunds to the original payment (orders.payments registry).
 OMNIS_REFUND_PROVIDER = env("OMNIS_REFUND_PROVIDER", default="manual")
 OMNIS_IDEMPOTENCY_TTL = timedelta(hours=24)
+# The outbox (common.outbox): tries per message before it is parked as dead, and the first backoff.
+OMNIS_OUTBOX_MAX_ATTEMPTS = env.int("OMNIS_OUTBOX_MAX_ATTEMPTS", default=8)
+OMNIS_OUTBOX_RETRY_BASE_SECONDS = env.int("OMNIS_OUTBOX_RETRY_BASE_SECONDS", default=30)
 OMNIS_EMAIL_FROM = env("OMNIS_EMAIL_FROM", default="service@omnis.example")
 DEFAULT_FROM_EMAIL = OMNIS_EMAIL_FROM
 
@@ -160,7 +163,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# A broker that cannot be reached must not hold a request: fail fast, the outbox sweep relays later.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_BEAT_SCHEDULE = {
+    "sweep-outbox": {
+        "task": "common.tasks.sweep_outbox",
+        "schedule": 60.0,
+    },
     "purge-expired-idempotency-keys": {
         "task": "common.tasks.purge_expired_idempotency_keys",
         "schedule": crontab(minute=17),

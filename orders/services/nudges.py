@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from common import outbox
 from common.actor import Actor
 from common.models import Channel
 from customers.models import TimelineKind
@@ -36,7 +37,6 @@ def send_low_stock_nudges(
     `wishlist_nudge`, id `<item>:<week>`) marks an item as nudged, and the e-mail has the same key.
     Returns the number of messages queued.
     """
-    from orders.tasks.nudges import send_low_stock_nudge
 
     now = now or timezone.now()
     week = nudge_week(now)
@@ -91,10 +91,10 @@ def send_low_stock_nudges(
                 subject_id=subject_id,
                 data={"available": available},
             )
-            transaction.on_commit(
-                lambda item_id=item.pk, store_id=store.pk, left=available: (
-                    send_low_stock_nudge.delay(item_id, store_id, left, week)
-                )
+            outbox.enqueue(
+                "orders.send_low_stock_nudge",
+                {"item_id": item.pk, "store_id": store.pk, "available": available, "week": week},
+                key=f"wishlist-nudge:{item.pk}:{week}",
             )
         queued += 1
     return queued

@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common import outbox
 from common.actor import Actor
 from common.errors import IllegalTransition, InvalidInput, move_status
 from common.models import Channel
@@ -806,9 +807,6 @@ def expire_uncollected_orders(*, now: datetime | None = None) -> dict[str, int]:
 # --- side effects ----------------------------------------------------------------------------
 
 
-def _queue(task_name: str, order_id: int) -> None:
-    """Queue an e-mail task once the transaction has committed (never for a rolled-back order)."""
-    from orders.tasks import orders as tasks
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(order_id))
+def _queue(message: str, order_id: int) -> None:
+    """The customer's message as an outbox row in this transaction (sent only if it commits)."""
+    outbox.enqueue(f"orders.{message}", {"order_id": order_id})

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from common import outbox
 from common.actor import Actor
 from common.errors import move_status
 from customers.models import Customer, TimelineKind
@@ -163,11 +164,9 @@ def _release_stock(
         )
 
 
-def _queue(task_name: str, reservation_id: int) -> None:
-    from orders.tasks import reservations as tasks
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(reservation_id))
+def _queue(message: str, reservation_id: int) -> None:
+    """The customer's message as an outbox row in this transaction (sent only if it commits)."""
+    outbox.enqueue(f"orders.{message}", {"reservation_id": reservation_id})
 
 
 def _local(value: datetime, store: Store) -> str:

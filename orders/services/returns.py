@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from common import outbox
 from common.actor import Actor
 from common.errors import (
     ApplicationError,
@@ -481,10 +482,7 @@ def receive_return(
             subject_type="return",
             subject_id=return_request.pk,
         )
-        from orders.tasks.returns import send_return_received_email
-
-        pk = return_request.pk
-        transaction.on_commit(lambda: send_return_received_email.delay(pk))
+        outbox.enqueue("orders.send_return_received_email", {"return_id": return_request.pk})
     return return_request
 
 
@@ -684,10 +682,7 @@ def refund_return(
             money_refund.provider_reference = str(reference_out)[:100]
             money_refund.save(update_fields=["provider_reference", "updated_at"])
         if refunds:
-            from orders.tasks.returns import send_refund_issued_email
-
-            pk = return_request.pk
-            transaction.on_commit(lambda: send_refund_issued_email.delay(pk))
+            outbox.enqueue("orders.send_refund_issued_email", {"return_id": return_request.pk})
     return refunds
 
 

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from common import outbox
 from common.notifications import send_email_once
 from customers.models import WishlistItem
 from stores.models import Store
@@ -14,7 +15,7 @@ def send_weekend_nudges() -> int:
     return send_low_stock_nudges()
 
 
-@shared_task
+@outbox.handler("orders.send_low_stock_nudge")
 def send_low_stock_nudge(item_id: int, store_id: int, available: int, week: str) -> bool:
     item = (
         WishlistItem.objects.select_related("customer", "variant__product")

@@ -1,6 +1,7 @@
-"""Celery tasks for orders: the customer's e-mails and the pickup-window sweep.
+"""The customer's e-mails about orders (outbox handlers) and the pickup-window sweep (a task).
 
-Tasks take ids and are idempotent: each e-mail has a stable key, so a task run twice sends once.
+Handlers take ids and are idempotent: each e-mail has a stable key, so a message relayed twice is
+sent once.
 """
 
 import io
@@ -8,6 +9,7 @@ import io
 import segno
 from celery import shared_task
 
+from common import outbox
 from common.notifications import send_email_once
 from orders.models.orders import Order, OrderStatus
 
@@ -36,7 +38,7 @@ def pickup_qr_payload(order: Order) -> str:
     return f"OMNIS-PICKUP:{order.number}:{order.pickup_code}"
 
 
-@shared_task
+@outbox.handler("orders.send_order_confirmation")
 def send_order_confirmation(order_id: int) -> bool:
     order = _order(order_id)
     if order is None:
@@ -49,7 +51,7 @@ def send_order_confirmation(order_id: int) -> bool:
     )
 
 
-@shared_task
+@outbox.handler("orders.send_ready_for_pickup")
 def send_ready_for_pickup(order_id: int) -> bool:
     order = _order(order_id)
     if order is None or order.status != OrderStatus.READY_FOR_PICKUP or not order.pickup_code:
@@ -66,7 +68,7 @@ def send_ready_for_pickup(order_id: int) -> bool:
     )
 
 
-@shared_task
+@outbox.handler("orders.send_pickup_reminder")
 def send_pickup_reminder(order_id: int) -> bool:
     order = _order(order_id)
     if order is None or order.status != OrderStatus.READY_FOR_PICKUP:
@@ -79,7 +81,7 @@ def send_pickup_reminder(order_id: int) -> bool:
     )
 
 
-@shared_task
+@outbox.handler("orders.send_order_cancelled")
 def send_order_cancelled(order_id: int) -> bool:
     order = _order(order_id)
     if order is None or order.status != OrderStatus.CANCELLED:

@@ -1,7 +1,9 @@
-"""Celery tasks for reservations: e-mails (each sent once per key) and the expiry run."""
+"""Reservations: the customer's e-mails (outbox handlers, each sent once per key) and the expiry
+run (a task)."""
 
 from celery import shared_task
 
+from common import outbox
 from common.notifications import send_email_once
 from orders.selectors.reservations import reservations
 from orders.services.reservations import release_expired_reservations
@@ -27,18 +29,18 @@ def _send(reservation_id: int, template: str, key: str) -> bool:
     )
 
 
-@shared_task
+@outbox.handler("orders.send_reservation_confirmation")
 def send_reservation_confirmation(reservation_id: int) -> bool:
     return _send(reservation_id, "reservation_confirmation", "reservation:{id}:confirmation")
 
 
-@shared_task
+@outbox.handler("orders.send_reservation_reminder")
 def send_reservation_reminder(reservation_id: int) -> bool:
     # One reminder per deadline: an extended hold gets a new one before its new deadline.
     return _send(reservation_id, "reservation_reminder", "reservation:{id}:reminder:{expires}")
 
 
-@shared_task
+@outbox.handler("orders.send_reservation_released")
 def send_reservation_released(reservation_id: int) -> bool:
     return _send(reservation_id, "reservation_released", "reservation:{id}:released")
 

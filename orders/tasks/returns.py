@@ -1,15 +1,14 @@
-"""Celery tasks for returns: the customer hears that the goods arrived and that money went back.
+"""Returns: the customer hears that the goods arrived and that money went back (outbox handlers).
 
-Each task takes an id and is safe to run twice: send_email_once keys the message by the return.
+Each handler takes an id and is safe to run twice: send_email_once keys the message by the return.
 """
 
-from celery import shared_task
-
+from common import outbox
 from common.notifications import send_email_once
 from orders.selectors.returns import return_with_details
 
 
-@shared_task
+@outbox.handler("orders.send_return_received_email")
 def send_return_received_email(return_id: int) -> bool:
     return_request = return_with_details().filter(pk=return_id).first()
     if return_request is None:
@@ -22,7 +21,7 @@ def send_return_received_email(return_id: int) -> bool:
     )
 
 
-@shared_task
+@outbox.handler("orders.send_refund_issued_email")
 def send_refund_issued_email(return_id: int) -> bool:
     return_request = return_with_details().filter(pk=return_id).first()
     if return_request is None or not return_request.refunds.all():

@@ -1,0 +1,225 @@
+"""The transactional outbox: side effects that are never lost and never block the change.
+
+A service writes each side effect (a customer message, a webhook, a call to the payment service)
+as an `OutboxMessage` row with `enqueue()`, inside its own transaction: the change and the promise
+to act on it commit together or not at all. After commit a relay carries the row out:
+
+- with a broker (`CELERY_BROKER_URL`), an on_commit kick queues `relay_outbox_messages`; if the
+  broker cannot be reached the request still succeeds and the row waits for the sweep;
+- without one (the embedded default), the rows are carried out in-process after the response has
+  been sent (or at once when no request is running: commands, tests, tasks), never inside the
+  request's transaction;
+- `sweep_outbox` (beat, every minute) carries out whatever is due: kicks that were lost, retries.
+
+Delivery is at least once: a failing handler is retried with exponential backoff and, after its
+attempts, parked as `dead` (admin action and `manage.py outbox --retry`). Handlers must therefore
+be idempotent (e-mails are keyed by `send_email_once`, webhooks carry a stable id, refunds use the
+refund id as the provider's idempotency key).
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.core.signals import request_finished, request_started
+from django.db import transaction
+from django.utils import timezone
+
+from common.models import OutboxMessage, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Handler:
+    topic: str
+    function: Callable[..., Any]
+    max_attempts: int | None
+    give_up_after: timedelta | None
+
+
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handler(
+    topic: str, *, max_attempts: int | None = None, give_up_after: timedelta | None = None
+) -> Callable:
+    """Register the function that carries out messages of `topic`; it is called with the payload
+    as keyword arguments and must be idempotent. A message is dead after `max_attempts` failed
+    tries (default: setting OMNIS_OUTBOX_MAX_ATTEMPTS) or, if given, once `give_up_after` has
+    passed since it was written."""
+
+    def register(function: Callable) -> Callable:
+        _HANDLERS[topic] = Handler(topic, function, max_attempts, give_up_after)
+        return function
+
+    return register
+
+
+def topics() -> list[str]:
+    return sorted(_HANDLERS)
+
+
+def enqueue(topic: str, payload: dict | None = None, *, key: str | None = None) -> None:
+    """Write a side effect in the caller's transaction; it is carried out after commit.
+
+    `key` makes the message unique: a second enqueue with the same key writes nothing (a unique
+    index decides, so two concurrent writers cannot both add it).
+    """
+    if topic not in _HANDLERS:
+        raise LookupError(f"No outbox handler for topic '{topic}'.")
+    message = OutboxMessage(
+        topic=topic, payload=payload or {}, key=key, next_attempt_at=timezone.now()
+    )
+    if key is None:
+        message.save(force_insert=True)
+        message_id = message.pk
+    else:
+        OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
+        message_id = None  # looked up after commit: bulk_create cannot say whether it inserted
+    transaction.on_commit(lambda: _after_commit(message_id, key))
+
+
+# --- after commit ----------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _in_request() -> bool:
+    return getattr(_local, "deferred", None) is not None
+
+
+def _start_request(**kwargs) -> None:
+    _local.deferred = []
+
+
+def _finish_request(**kwargs) -> None:
+    deferred, _local.deferred = getattr(_local, "deferred", None), None
+    if deferred:
+        relay(deferred)
+
+
+# The response has gone out when request_finished fires (WSGI closes it after sending the body).
+request_started.connect(_start_request, dispatch_uid="outbox-request-started")
+request_finished.connect(_finish_request, dispatch_uid="outbox-request-finished")
+
+
+def _after_commit(message_id: int | None, key: str | None) -> None:
+    if message_id is None:
+        message_id = (
+            OutboxMessage.objects.filter(key=key, status=OutboxStatus.PENDING)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if message_id is None:
+            return
+    if current_app.conf.task_always_eager:  # no broker: the embedded default
+        if _in_request():
+            _local.deferred.append(message_id)
+        else:
+            relay([message_id])
+        return
+    from common.tasks import relay_outbox_messages
+
+    try:
+        # retry=False: an unreachable broker fails at once; the sweep carries the row out later.
+        relay_outbox_messages.apply_async(args=[[message_id]], retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure: the row is safe, the sweep will relay
+        log.warning("outbox %s: broker unreachable, left for the sweep", message_id, exc_info=True)
+
+
+# --- carrying messages out -------------------------------------------------------------------
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, 4 min … capped at an hour."""
+    base = settings.OMNIS_OUTBOX_RETRY_BASE_SECONDS
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+
+
+def deliver(message_id: int, *, now=None) -> str:
+    """Carry out one pending message. Returns 'sent', 'retry', 'dead' or 'skipped'.
+
+    The row is locked (skip_locked: another relay busy with it is left alone) and its status read
+    under the lock, so a message is carried out by one relay at a time and never after it was sent.
+    The handler runs in a savepoint: its own writes roll back if it fails.
+    """
+    with transaction.atomic():
+        message = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, status=OutboxStatus.PENDING)
+            .first()
+        )
+        if message is None:
+            return "skipped"
+        now = now or timezone.now()
+        message.attempts += 1
+        entry = _HANDLERS.get(message.topic)
+        try:
+            if entry is None:
+                raise LookupError(f"No outbox handler for topic '{message.topic}'.")
+            with transaction.atomic():
+                entry.function(**message.payload)
+        except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+            message.last_error = f"{type(exc).__name__}: {exc}"[:4000]
+            max_attempts = (entry and entry.max_attempts) or settings.OMNIS_OUTBOX_MAX_ATTEMPTS
+            too_old = bool(entry and entry.give_up_after) and (
+                now - message.created_at >= entry.give_up_after
+            )
+            if entry is None or message.attempts >= max_attempts or too_old:
+                message.status = OutboxStatus.DEAD
+                log.error("outbox %s (%s) is dead: %s", message.pk, message.topic, exc)
+            else:
+                message.next_attempt_at = now + backoff(message.attempts)
+                log.warning("outbox %s (%s) failed, retry: %s", message.pk, message.topic, exc)
+            message.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+            return "dead" if message.status == OutboxStatus.DEAD else "retry"
+        message.status = OutboxStatus.SENT
+        message.sent_at = now
+        message.last_error = ""
+        message.save(update_fields=["attempts", "last_error", "status", "sent_at"])
+        return "sent"
+
+
+def relay(message_ids: Iterable[int]) -> dict[str, int]:
+    """Carry out these messages now, in this process; counts per outcome."""
+    counts: dict[str, int] = {}
+    for message_id in message_ids:
+        outcome = deliver(message_id)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def due_message_ids(*, now=None, limit: int = 500) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def sweep(*, now=None, limit: int = 500) -> dict[str, int]:
+    """Carry out every pending message that is due: lost kicks and retries."""
+    return relay(due_message_ids(now=now, limit=limit))
+
+
+@transaction.atomic
+def retry_dead(message_ids: Iterable[int]) -> int:
+    """Give dead messages another round of attempts, carried out after commit."""
+    ids = list(
+        OutboxMessage.objects.select_for_update()
+        .filter(pk__in=list(message_ids), status=OutboxStatus.DEAD)
+        .values_list("pk", flat=True)
+    )
+    OutboxMessage.objects.filter(pk__in=ids).update(
+        status=OutboxStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
+    )
+    for message_id in ids:
+        transaction.on_commit(lambda message_id=message_id: _after_commit(message_id, None))
+    return len(ids)
