@@ -2,8 +2,16 @@
 
 from django.contrib import admin, messages
 
+from common import outbox
 from common.auth import create_api_client_key, revoke_api_client
-from common.models import ApiClient, IdempotencyKey, SentNotification, UserToken
+from common.models import (
+    ApiClient,
+    IdempotencyKey,
+    OutboxMessage,
+    OutboxStatus,
+    SentNotification,
+    UserToken,
+)
 from common.services import revoke_user_tokens
 
 
@@ -114,3 +122,35 @@ class SentNotificationAdmin(ReadOnlyAdmin):
     list_filter = ("template",)
     search_fields = ("key", "recipient")
     show_full_result_count = False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """Side effects waiting, done or given up: a dead one can be sent again once the cause is fixed."""
+
+    list_display = ("id", "topic", "status", "attempts", "created_at", "next_attempt_at", "sent_at")
+    list_filter = ("status", "topic")
+    search_fields = ("key", "topic", "last_error")
+    readonly_fields = (
+        "topic",
+        "payload",
+        "key",
+        "status",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    )
+    show_full_result_count = False
+    actions = ("retry",)
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("common.change_outboxmessage")
+
+    @admin.action(description="Send the selected dead messages again", permissions=["retry"])
+    def retry(self, request, queryset):
+        count = outbox.retry_dead(
+            queryset.filter(status=OutboxStatus.DEAD).values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{count} message(s) queued again.", messages.SUCCESS)

@@ -186,11 +186,11 @@ def deliver(message_id: int, *, now=None) -> str:
         return "sent"
 
 
-def relay(message_ids: Iterable[int]) -> dict[str, int]:
+def relay(message_ids: Iterable[int], *, now=None) -> dict[str, int]:
     """Carry out these messages now, in this process; counts per outcome."""
     counts: dict[str, int] = {}
     for message_id in message_ids:
-        outcome = deliver(message_id)
+        outcome = deliver(message_id, now=now)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
@@ -206,7 +206,7 @@ def due_message_ids(*, now=None, limit: int = 500) -> list[int]:
 
 def sweep(*, now=None, limit: int = 500) -> dict[str, int]:
     """Carry out every pending message that is due: lost kicks and retries."""
-    return relay(due_message_ids(now=now, limit=limit))
+    return relay(due_message_ids(now=now, limit=limit), now=now)
 
 
 @transaction.atomic
