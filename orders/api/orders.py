@@ -39,9 +39,11 @@ from stores.selectors import store_ids_for_staff
 
 ERROR = OpenApiResponse(description='Error body: {"type", "detail", "errors", "code"?}')
 
-# Which channels each kind of caller may place orders for (the number prefix follows it).
+# Which channels each kind of caller may place orders for (the number prefix follows it). A
+# channel client's orders always carry its own channel.
 CLIENT_CHANNELS = (Channel.WEB, Channel.APP, Channel.PHONE)
 CUSTOMER_CHANNELS = (Channel.WEB, Channel.APP)
+STAFF_CHANNELS = (Channel.STORE, Channel.PHONE)
 
 
 class IsOrderingParty(BasePermission):
@@ -89,7 +91,17 @@ class OrderCreateInput(serializers.Serializer):
     )
     lines = OrderLineCreateInput(many=True, allow_empty=False, max_length=100)
     payment_status = serializers.ChoiceField(
-        choices=[PaymentStatus.PAID, PaymentStatus.PAY_AT_PICKUP], default=PaymentStatus.PAID
+        choices=[PaymentStatus.PAID, PaymentStatus.PAY_AT_PICKUP],
+        required=False,
+        help_text=(
+            "paid: only from a channel client, with payment_reference (its default); "
+            "customer logins and staff place pay_at_pickup orders (their default)."
+        ),
+    )
+    payment_reference = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="The payment service's id of the payment; required for a paid order.",
     )
     store_credit = serializers.DecimalField(
         max_digits=12,
@@ -120,6 +132,27 @@ class OrderCreateInput(serializers.Serializer):
         own = customer_of(user)
         channel = data.get("channel")
         errors: dict[str, list[str]] = {}
+        client = is_channel_client(user)
+        payment = data.setdefault(
+            "payment_status", PaymentStatus.PAID if client else PaymentStatus.PAY_AT_PICKUP
+        )
+        if payment == PaymentStatus.PAID and not client:
+            # Money is taken by the webshop's payment service, never by a login: a paid order
+            # from a customer or staff login would be goods for nothing.
+            raise PermissionDenied(
+                "Only the webshop's or app's server places paid orders; use pay_at_pickup."
+            )
+        if client:
+            covered = data.get("store_credit") and isinstance(data.get("lines"), list) and (
+                data["store_credit"] >= sum(v.price * q for v, q in data["lines"])
+            )
+            if payment == PaymentStatus.PAID and not data.get("payment_reference") and not covered:
+                errors["payment_reference"] = ["A paid order needs the payment service's id."]
+            if channel and channel != user.api_client.channel:
+                errors["channel"] = [f"This key places {user.api_client.channel} orders."]
+            data["channel"] = user.api_client.channel
+        elif is_staff_user(user) and channel and channel not in STAFF_CHANNELS:
+            errors["channel"] = ["Use store or phone."]
         if own is not None and not is_staff_user(user):
             if data.get("customer") not in (None, own.pk):
                 errors["customer"] = ["A customer login can only order for itself."]
@@ -136,8 +169,6 @@ class OrderCreateInput(serializers.Serializer):
             if customer is None:
                 errors["customer"] = ["An existing customer id is needed."]
             data["customer"] = customer
-            if is_channel_client(user) and channel and channel not in CLIENT_CHANNELS:
-                errors["channel"] = ["Use web, app or phone."]
         if errors:
             raise serializers.ValidationError(errors)
         return data
@@ -193,6 +224,7 @@ class OrderOutput(serializers.ModelSerializer):
             "fulfilment_store",
             "customer",
             "payment_status",
+            "payment_reference",
             "payment_method",
             "currency",
             "subtotal",
@@ -302,6 +334,7 @@ class OrderCreateView(APIView):
             pickup_store=values.get("pickup_store"),
             shipping_store=values.get("shipping_store"),
             payment_status=values["payment_status"],
+            payment_reference=values.get("payment_reference", ""),
             shipping_address=values.get("shipping_address"),
             store_credit_amount=values.get("store_credit"),
         )

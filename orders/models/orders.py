@@ -92,6 +92,11 @@ class Order(TimeStampedModel):
     payment_status = models.CharField(
         max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.PAID
     )
+    payment_reference = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The payment service's id of the payment (paid orders from the webshop or app).",
+    )
     payment_method = models.CharField(
         max_length=20, default="card", help_text="card, cash, invoice, store_credit…"
     )

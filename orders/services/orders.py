@@ -177,6 +177,7 @@ def _create_order(
     pickup_store: Store | None,
     lines: Sequence[tuple[Variant, int]],
     payment_status: str,
+    payment_reference: str = "",
     shipping_address: dict | None = None,
 ) -> tuple[Order, list[OrderLine]]:
     subtotal = sum((variant.price * quantity for variant, quantity in lines), Decimal("0.00"))
@@ -190,6 +191,7 @@ def _create_order(
         fulfilment_store=fulfilment_store,
         shipping_address=shipping_address or {},
         payment_status=payment_status,
+        payment_reference=payment_reference,
         subtotal=subtotal,
         total=subtotal,
         created_by_user=_actor_user(actor),
@@ -280,6 +282,7 @@ def place_order(
     shipping_store: Store | None = None,
     channel: str | None = None,
     payment_status: str = PaymentStatus.PAID,
+    payment_reference: str = "",
     shipping_address: dict | None = None,
     store_credit_amount: Decimal | None = None,
 ) -> Order:
@@ -347,6 +350,7 @@ def place_order(
             pickup_store=pickup_store if fulfilment == Fulfilment.PICKUP else None,
             lines=lines,
             payment_status=payment_status,
+            payment_reference=payment_reference,
             shipping_address=shipping_address,
         )
         # Store credit first: the customer row is locked before any stock row, the same order an

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.timezone import now
 
 from common.actor import Actor
 from common.auth import issue_user_token
@@ -18,6 +19,7 @@ from common.models import (
     ApiClient,
     Channel,
     IdempotencyKey,
+    OutboxMessage,
     SentNotification,
     UserToken,
     hash_key,
@@ -77,6 +79,7 @@ def world(db):
         principal="client:1", key="k-1", method="POST", path="/api/v1/orders/", fingerprint="x"
     )
     SentNotification.objects.create(key="order-ready-1", template="order_ready", recipient="a@b.de")
+    OutboxMessage.objects.create(topic="orders.send_order_confirmation", next_attempt_at=now())
     return {"store": store, "variant": variant, "customer": customer, "staff": staff}
 
 

@@ -30,6 +30,7 @@ def order_body(customer, store, *lines, **extra) -> dict:
         "fulfilment": "pickup",
         "pickup_store": store.code,
         "lines": [{"sku": variant.sku, "quantity": quantity} for variant, quantity in lines],
+        "payment_reference": "psp_pay_0001",
         **extra,
     }
 
@@ -190,6 +191,7 @@ class TestPlaceOrder:
                 "fulfilment": "delivery",
                 "lines": [{"sku": variant.sku, "quantity": 2}],
                 "shipping_address": {"street": "Hauptstr. 1", "postcode": "10115"},
+                "payment_reference": "psp_pay_0002",
             },
             format="json",
         )
@@ -400,3 +402,65 @@ class TestStaffActions:
 def test_schema_documents_the_order_endpoints(staff):
     response = staff.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
+
+
+class TestWhoMayTakeMoney:
+    """Only the webshop's or app's server, which took the payment, places paid orders."""
+
+    def test_a_customer_login_cannot_place_a_paid_order(self, customer_api, store):
+        variant = stocked_variant(store, 5)
+        body = order_body(customer_api.customer, store, (variant, 1), payment_status="paid")
+        response = customer_api.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 403, response.json()
+        assert not Order.objects.exists()
+        assert reserved(variant, store) == 0
+
+    def test_a_customer_login_orders_pay_at_pickup_by_default(self, customer_api, store):
+        variant = stocked_variant(store, 5)
+        body = order_body(customer_api.customer, store, (variant, 1))
+        del body["payment_reference"]
+        response = customer_api.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 201, response.json()
+        assert response.json()["payment_status"] == "pay_at_pickup"
+
+    def test_store_staff_cannot_place_a_paid_order(self, store):
+        variant = stocked_variant(store, 5)
+        api = staff_api(store)
+        body = order_body(CustomerFactory(), store, (variant, 1), payment_status="paid")
+        assert api.post("/api/v1/orders/", body, format="json").status_code == 403
+        del body["payment_status"]
+        response = api.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 201, response.json()
+        assert response.json()["payment_status"] == "pay_at_pickup"
+        assert response.json()["channel"] == "store"
+
+    def test_a_paid_order_needs_the_payment_reference_and_keeps_it(self, web, store):
+        variant = stocked_variant(store, 5)
+        body = order_body(CustomerFactory(), store, (variant, 1))
+        del body["payment_reference"]
+        response = web.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 400
+        assert "payment_reference" in response.json()["errors"]
+        assert not Order.objects.exists()
+
+        body["payment_reference"] = "psp_pay_42"
+        response = web.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 201, response.json()
+        assert response.json()["payment_reference"] == "psp_pay_42"
+        assert Order.objects.get().payment_reference == "psp_pay_42"
+
+    @pytest.mark.parametrize("channel", ["phone", "store", "app"])
+    def test_a_channel_client_orders_only_in_its_own_channel(self, web, store, channel):
+        variant = stocked_variant(store, 5)
+        body = order_body(CustomerFactory(), store, (variant, 1), channel=channel)
+        response = web.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 400
+        assert "channel" in response.json()["errors"]
+        assert not Order.objects.exists()
+
+    def test_the_channel_comes_from_the_key(self, phone_desk, store):
+        variant = stocked_variant(store, 5)
+        body = order_body(CustomerFactory(), store, (variant, 1))
+        response = phone_desk.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 201
+        assert response.json()["channel"] == "phone"

@@ -69,6 +69,7 @@ def place(web, customer_id, store, variant, quantity=1):
                 "pickup_store": store.code,
                 "lines": [{"sku": variant.sku, "quantity": quantity}],
                 "payment_status": "paid",
+                "payment_reference": "psp_pay_0001",
             },
             format="json",
             HTTP_IDEMPOTENCY_KEY=f"checkout-{customer_id}-{variant.sku}",
