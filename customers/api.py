@@ -56,6 +56,35 @@ class CustomerOutput(serializers.ModelSerializer):
         ]
 
 
+class MyProfileOutput(CustomerOutput):
+    pending_email = serializers.SerializerMethodField(
+        help_text="A new e-mail address waiting for the code sent to it."
+    )
+    pending_phone = serializers.SerializerMethodField(
+        help_text="A new phone number waiting for the code sent to it."
+    )
+
+    class Meta(CustomerOutput.Meta):
+        fields = [*CustomerOutput.Meta.fields, "pending_email", "pending_phone"]
+
+    def _pending(self, customer) -> dict:
+        if not hasattr(self, "_pending_cache"):
+            self._pending_cache = services.pending_contact_changes(customer)
+        return self._pending_cache
+
+    def get_pending_email(self, customer) -> str | None:
+        change = self._pending(customer).get("email")
+        return change.value if change else None
+
+    def get_pending_phone(self, customer) -> str | None:
+        change = self._pending(customer).get("phone")
+        return change.value if change else None
+
+
+class ContactConfirmInput(serializers.Serializer):
+    code = serializers.CharField(max_length=12)
+
+
 class CustomerCreateInput(serializers.Serializer):
     email = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=254)
     phone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
@@ -373,14 +402,18 @@ class MyWishlistItemView(APIView):
 class MyProfileView(APIView):
     permission_classes = [IsCustomerLogin]
 
-    @extend_schema(responses=CustomerOutput, summary="My profile")
+    @extend_schema(responses=MyProfileOutput, summary="My profile")
     def get(self, request):
-        return Response(CustomerOutput(customer_of(request.user)).data)
+        return Response(MyProfileOutput(customer_of(request.user)).data)
 
     @extend_schema(
         request=CustomerUpdateInput,
-        responses=CustomerOutput,
+        responses=MyProfileOutput,
         summary="Change my contact data and preferences",
+        description=(
+            "A new email or phone is not applied at once: a code is sent to it and the profile "
+            "shows it as pending_email / pending_phone until POST /me/confirm/."
+        ),
     )
     def patch(self, request):
         data = CustomerUpdateInput(data=request.data, partial=True)
@@ -390,7 +423,27 @@ class MyProfileView(APIView):
             customer=customer_of(request.user),
             **data.validated_data,
         )
-        return Response(CustomerOutput(customer).data)
+        return Response(MyProfileOutput(customer).data)
+
+
+class MyContactConfirmView(APIView):
+    permission_classes = [IsCustomerLogin]
+
+    @extend_schema(
+        request=ContactConfirmInput,
+        responses=MyProfileOutput,
+        summary="Confirm a pending e-mail address or phone number with the code sent to it",
+    )
+    @idempotent
+    def post(self, request):
+        data = ContactConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = services.confirm_contact_change(
+            actor=actor_from_request(request, Channel.WEB),
+            customer=customer_of(request.user),
+            code=data.validated_data["code"],
+        )
+        return Response(MyProfileOutput(customer).data)
 
 
 class CustomerMergeInput(serializers.Serializer):

@@ -211,3 +211,64 @@ class StoreCreditEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "store credit entries"
+
+
+class ContactField(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    PHONE = "phone", "Phone"
+
+
+class ContactChange(models.Model):
+    """A new e-mail address or phone number for a customer with a login, waiting for the code that
+    was sent to it: until confirmed, the old one stays and find-or-create knows only the old one."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contact_changes")
+    field = models.CharField(max_length=10, choices=ContactField.choices)
+    value = models.CharField(max_length=254)
+    code_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    wrong_codes = models.PositiveSmallIntegerField(default=0)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    void_at = models.DateTimeField(
+        null=True, blank=True, help_text="Replaced, or too many wrong codes."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.field} → {self.value}"
+
+
+class PossibleDuplicate(models.Model):
+    """Contact data that matched a customer on one identifier and contradicted the other: the
+    customer was left unchanged; the service desk decides whether it is another person or a merge."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="possible_duplicates"
+    )
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    created_by_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One open flag per customer and contradicting contact data, however often it comes.
+            models.UniqueConstraint(
+                fields=["customer", "email", "phone"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="possible_duplicate_open_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} ~ {self.email or self.phone}"

@@ -3,20 +3,26 @@
 Every other app records what happened with a customer through `record_timeline_event`.
 """
 
+import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from common import outbox
 from common.actor import Actor
-from common.models import Channel
+from common.models import Channel, hash_key
 from customers.exceptions import CustomerConflict, InvalidCustomerData
 from customers.models import (
+    ContactChange,
+    ContactField,
     Customer,
+    PossibleDuplicate,
     ServiceNote,
     StoreCreditEntry,
     TimelineEvent,
@@ -89,8 +95,11 @@ def find_or_create_customer(
 ) -> tuple[Customer, bool]:
     """The same person (same normalised e-mail or phone) is the same customer, whatever the channel.
 
-    Returns (customer, created). A known customer gets missing contact data filled in; an e-mail of
-    one customer and a phone of another is a conflict (409) for a person to resolve by merging.
+    Returns (customer, created). Unverified input never writes an identifier onto a known
+    customer: a match on one identifier leaves the other as it is (only a missing name is filled
+    in), and one that contradicts it (another e-mail or phone) is flagged as a possible duplicate
+    for the service desk. An e-mail of one customer and a phone of another is a conflict (409) for
+    a person to resolve by merging.
     """
     email, phone = _normalised_identity(email, phone)
     channel = channel or actor.channel
@@ -122,17 +131,24 @@ def find_or_create_customer(
                 if matches:
                     customer = matches[0]
                     changed = []
-                    for field, value in (
-                        ("email", email),
-                        ("phone", phone),
-                        ("first_name", first_name),
-                        ("last_name", last_name),
-                    ):
+                    for field, value in (("first_name", first_name), ("last_name", last_name)):
                         if value and not getattr(customer, field):
                             setattr(customer, field, value)
                             changed.append(field)
                     if changed:
                         customer.save(update_fields=[*changed, "updated_at"])
+                    if (email and customer.email and email != customer.email) or (
+                        phone and customer.phone and phone != customer.phone
+                    ):
+                        _flag_possible_duplicate(
+                            actor=actor,
+                            customer=customer,
+                            channel=channel,
+                            email=email,
+                            phone=phone,
+                            first_name=first_name,
+                            last_name=last_name,
+                        )
                     return customer, False
                 customer = Customer(
                     email=email,
@@ -182,6 +198,15 @@ def update_customer_profile(*, actor: Actor, customer: Customer, **changes: Any)
         raise InvalidCustomerData(
             "Unknown fields.", errors={f: ["Cannot be changed here."] for f in sorted(unknown)}
         )
+    if customer.user_id is not None:
+        # A login's identifiers change only with the code sent to the new address.
+        for field in (ContactField.EMAIL, ContactField.PHONE):
+            if field in changes:
+                _request_contact_change(
+                    actor=actor, customer=customer, field=field, value=changes.pop(field)
+                )
+        if not changes:
+            return customer
     if "email" in changes or "phone" in changes:
         email, phone = _normalised_identity(
             changes.get("email", customer.email), changes.get("phone", customer.phone)
@@ -432,3 +457,118 @@ def merge_customers(*, actor: Actor, survivor: Customer, duplicate: Customer) ->
         subject_id=duplicate.pk,
     )
     return survivor
+
+
+# --- identity: contact changes and possible duplicates ----------------------------------------
+
+
+def _flag_possible_duplicate(
+    *, actor: Actor, customer: Customer, channel: str, email, phone, first_name, last_name
+) -> None:
+    flag = PossibleDuplicate(
+        customer=customer,
+        email=email or "",
+        phone=phone or "",
+        first_name=first_name[:100],
+        last_name=last_name[:100],
+        channel=channel,
+        created_by_client=actor.client,
+    )
+    # The partial unique index keeps one open flag per contradiction, however often it comes.
+    PossibleDuplicate.objects.bulk_create([flag], ignore_conflicts=True)
+    record_timeline_event(
+        customer=customer,
+        kind=TimelineKind.PROFILE_CHANGED,
+        channel=channel,
+        summary=f"Possible duplicate: {email or phone} given with this customer's contact data",
+        actor=actor,
+    )
+
+
+def pending_contact_changes(customer: Customer) -> dict[str, ContactChange]:
+    now = timezone.now()
+    open_changes = customer.contact_changes.filter(
+        confirmed_at__isnull=True, void_at__isnull=True, expires_at__gt=now
+    ).order_by("created_at")
+    return {change.field: change for change in open_changes}
+
+
+def _request_contact_change(*, actor: Actor, customer: Customer, field: str, value) -> None:
+    email, phone = _normalised_identity(
+        value if field == ContactField.EMAIL else None,
+        value if field == ContactField.PHONE else None,
+    )
+    value = email if field == ContactField.EMAIL else phone
+    if value == getattr(customer, field):
+        return
+    if Customer.objects.exclude(pk=customer.pk).filter(**{field: value}).exists():
+        raise CustomerConflict("Another customer already has this e-mail address or phone number.")
+    now = timezone.now()
+    customer.contact_changes.filter(
+        field=field, confirmed_at__isnull=True, void_at__isnull=True
+    ).update(void_at=now)
+    code = f"{secrets.randbelow(10**6):06d}"
+    change = ContactChange.objects.create(
+        customer=customer,
+        field=field,
+        value=value,
+        code_hash=hash_key(code),
+        expires_at=now + settings.OMNIS_CONTACT_CODE_TTL,
+    )
+    outbox.enqueue("customers.send_contact_code", {"change_id": change.pk, "code": code})
+    record_timeline_event(
+        customer=customer,
+        kind=TimelineKind.PROFILE_CHANGED,
+        channel=actor.channel,
+        summary=f"New {field} requested, waiting for confirmation",
+        actor=actor,
+    )
+
+
+def confirm_contact_change(*, actor: Actor, customer: Customer, code: str) -> Customer:
+    """Apply the pending e-mail or phone change whose code this is.
+
+    Raises InvalidCustomerData (400) for a wrong or expired code (after
+    OMNIS_CONTACT_CODE_ATTEMPTS wrong codes the pending changes are void), CustomerConflict (409)
+    when another customer took the address meanwhile.
+    """
+    with transaction.atomic():
+        pending = list(
+            ContactChange.objects.select_for_update()
+            .filter(
+                customer=customer,
+                confirmed_at__isnull=True,
+                void_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            .order_by("pk")
+        )
+        digest = hash_key(str(code).strip())
+        change = next((c for c in pending if secrets.compare_digest(c.code_hash, digest)), None)
+        if change is not None:
+            if Customer.objects.exclude(pk=customer.pk).filter(**{change.field: change.value}):
+                raise CustomerConflict(
+                    "Another customer already has this e-mail address or phone number."
+                )
+            customer = Customer.objects.select_for_update().get(pk=customer.pk)
+            setattr(customer, change.field, change.value)
+            customer.save(update_fields=[change.field, "updated_at"])
+            change.confirmed_at = timezone.now()
+            change.save(update_fields=["confirmed_at"])
+            record_timeline_event(
+                customer=customer,
+                kind=TimelineKind.PROFILE_CHANGED,
+                channel=actor.channel,
+                summary=f"New {change.field} confirmed",
+                actor=actor,
+            )
+            return customer
+        # A wrong code counts against every pending change (committed before the error).
+        for wrong in pending:
+            wrong.wrong_codes += 1
+            if wrong.wrong_codes >= settings.OMNIS_CONTACT_CODE_ATTEMPTS:
+                wrong.void_at = timezone.now()
+            wrong.save(update_fields=["wrong_codes", "void_at"])
+    raise InvalidCustomerData(
+        "Wrong or expired code.", errors={"code": ["Wrong or expired code; ask for a new one."]}
+    )

@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("customers/<int:pk>/merge/", api.CustomerMergeView.as_view(), name="customer-merge"),
     path("me/", api.MyProfileView.as_view(), name="me"),
+    path("me/confirm/", api.MyContactConfirmView.as_view(), name="me-confirm"),
     path("me/wishlist/", api.MyWishlistView.as_view(), name="me-wishlist"),
     path("me/wishlist/<str:sku>/", api.MyWishlistItemView.as_view(), name="me-wishlist-item"),
 ]

@@ -107,6 +107,10 @@ DEFAULT_FROM_EMAIL = OMNIS_EMAIL_FROM
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 # Used by the file-based backend (e.g. the worker test reads the e-mails the worker wrote).
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "tmp" / "emails"))
+SMS_BACKEND = env("SMS_BACKEND", default="common.sms.ConsoleBackend")
+# A new e-mail address or phone number of a customer login waits for the code sent to it.
+OMNIS_CONTACT_CODE_TTL = timedelta(minutes=env.int("OMNIS_CONTACT_CODE_TTL_MINUTES", default=30))
+OMNIS_CONTACT_CODE_ATTEMPTS = 5
 if env("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 

@@ -143,8 +143,10 @@ class OrderCreateInput(serializers.Serializer):
                 "Only the webshop's or app's server places paid orders; use pay_at_pickup."
             )
         if client:
-            covered = data.get("store_credit") and isinstance(data.get("lines"), list) and (
-                data["store_credit"] >= sum(v.price * q for v, q in data["lines"])
+            covered = (
+                data.get("store_credit")
+                and isinstance(data.get("lines"), list)
+                and (data["store_credit"] >= sum(v.price * q for v, q in data["lines"]))
             )
             if payment == PaymentStatus.PAID and not data.get("payment_reference") and not covered:
                 errors["payment_reference"] = ["A paid order needs the payment service's id."]
