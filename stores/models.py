@@ -116,7 +116,10 @@ class Store(TimeStampedModel):
     )
     max_hold_extensions = models.PositiveIntegerField(default=2)
     pickup_window_days = models.PositiveIntegerField(
-        default=7, help_text="Days a ready click & collect order waits before it is cancelled."
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text="Opening days a ready click & collect order waits (the day it is ready does "
+        "not count); it is cancelled after closing time on the last of them.",
     )
     return_window_days = models.PositiveIntegerField(
         null=True,

@@ -150,6 +150,11 @@ class TestValidation:
         assert set(exc.value.message_dict) == {"opening_hours"}
         assert "mon" in exc.value.message_dict["opening_hours"][0]
 
+    def test_a_pickup_window_of_no_days_is_refused(self):
+        with pytest.raises(ValidationError) as exc:
+            StoreFactory.build(pickup_window_days=0).full_clean()
+        assert set(exc.value.message_dict) == {"pickup_window_days"}
+
     def test_good_hours_pass(self):
         validate_opening_hours(
             {
