@@ -1,6 +1,8 @@
 """Stores, warehouses and the staff who work in them."""
 
+import re
 import zoneinfo
+from datetime import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,8 +24,45 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"'{value}' is not a known time zone.")
 
 
+CLOCK = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
+
+
+def parse_clock(value) -> time:
+    """A wall-clock time written HH:MM, 00:00–23:59 (a store open until midnight closes at 23:59).
+
+    Raises ValueError for anything else, also for 24:00 and 9:00.
+    """
+    if not isinstance(value, str) or not CLOCK.fullmatch(value):
+        raise ValueError(f"{value!r} is not a time of day written HH:MM (00:00–23:59).")
+    return time.fromisoformat(value)
+
+
+def parse_spans(spans) -> list[tuple[time, time]]:
+    """One day's [[open, close], ...] as times, ordered; raises ValueError unless each span opens
+    before it closes and no two spans overlap."""
+    if not isinstance(spans, list):
+        raise ValueError("a list of [open, close] pairs is needed.")
+    result = []
+    for span in spans:
+        if not isinstance(span, list | tuple) or len(span) != 2:
+            raise ValueError(f"{span!r} is not an [open, close] pair.")
+        opens, closes = parse_clock(span[0]), parse_clock(span[1])
+        if opens >= closes:
+            raise ValueError(f"{span[0]}–{span[1]} closes before it opens.")
+        result.append((opens, closes))
+    result.sort()
+    for (_, closes), (next_opens, _) in zip(result, result[1:], strict=False):
+        if next_opens < closes:
+            raise ValueError(f"spans overlap at {next_opens:%H:%M}.")
+    return result
+
+
 def validate_opening_hours(value) -> None:
-    """{"mon": [["09:00", "20:00"]], ..., "sun": []}: closed days are empty lists."""
+    """{"mon": [["09:00", "20:00"]], ..., "sun": []}: closed days are empty lists.
+
+    Times are HH:MM from 00:00 to 23:59, each span opens before it closes, spans of a day do not
+    overlap. Nights across midnight are not supported.
+    """
     if not isinstance(value, dict):
         raise ValidationError(
             "Opening hours must map weekdays (mon…sun) to lists of [open, close]."
@@ -33,18 +72,10 @@ def validate_opening_hours(value) -> None:
             raise ValidationError(
                 f"'{day}' is not a weekday; use mon, tue, wed, thu, fri, sat, sun."
             )
-        if not isinstance(spans, list):
-            raise ValidationError(f"{day}: a list of [open, close] pairs is needed.")
-        for span in spans:
-            if (
-                not isinstance(span, list | tuple)
-                or len(span) != 2
-                or not all(isinstance(t, str) and len(t) == 5 and t[2] == ":" for t in span)
-                or span[0] >= span[1]
-            ):
-                raise ValidationError(
-                    f"{day}: {span!r} is not an [HH:MM, HH:MM] span that opens before it closes."
-                )
+        try:
+            parse_spans(spans)
+        except ValueError as exc:
+            raise ValidationError(f'{day}: {exc} Write [["09:00", "20:00"]].') from exc
 
 
 class Store(TimeStampedModel):
@@ -85,7 +116,10 @@ class Store(TimeStampedModel):
     )
     max_hold_extensions = models.PositiveIntegerField(default=2)
     pickup_window_days = models.PositiveIntegerField(
-        default=7, help_text="Days a ready click & collect order waits before it is cancelled."
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text="Opening days a ready click & collect order waits (the day it is ready does "
+        "not count); it is cancelled after closing time on the last of them.",
     )
     return_window_days = models.PositiveIntegerField(
         null=True,

@@ -1,11 +1,15 @@
 """Reads about stores and who may act on them."""
 
+import logging
 import math
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import QuerySet
 
-from stores.models import StaffRole, Store, StoreMembership
+from stores.models import WEEKDAYS, StaffRole, Store, StoreMembership, parse_spans
+
+log = logging.getLogger(__name__)
 
 
 def active_stores() -> QuerySet[Store]:
@@ -69,3 +73,60 @@ def stores_by_distance(stores, lat: float | Decimal, lon: float | Decimal) -> li
     for store in result:
         store.distance_km = round(distance_km(lat, lon, store.latitude, store.longitude), 1)
     return sorted(result, key=lambda s: (s.distance_km, s.code))
+
+
+# --- opening hours and the deadlines counted in them -------------------------------------------
+
+
+def opening_spans(store: Store, day: date) -> list[tuple[datetime, datetime]]:
+    """The store's opening spans on one local date as aware datetimes, latest closing first.
+
+    Hours are validated when written; should unreadable ones be stored anyway (an old row, a raw
+    UPDATE), that day counts as closed and a warning names the store, so no caller fails on them.
+    """
+    hours = store.opening_hours or {}
+    weekday = WEEKDAYS[day.weekday()]
+    raw = hours.get(weekday, []) if isinstance(hours, dict) else []
+    try:
+        spans = parse_spans(raw)
+    except ValueError as exc:
+        log.warning(
+            "store %s: opening hours on %s unreadable (%r), read as closed: %s",
+            store.code,
+            weekday,
+            raw,
+            exc,
+        )
+        return []
+    zone = store.zone
+    return [
+        (datetime.combine(day, opens, tzinfo=zone), datetime.combine(day, closes, tzinfo=zone))
+        for opens, closes in reversed(spans)
+    ]
+
+
+# A pickup window longer than this many weeks of closed days is a data error, not a store.
+LOOKAHEAD_DAYS = 7 * 8
+
+
+def pickup_deadline(store: Store, ready_at: datetime) -> datetime:
+    """When a click & collect order that became ready at `ready_at` must have been collected.
+
+    Closing time (in the store's time zone) on the Nth opening day after the day it became ready,
+    N being the store's pickup_window_days (at least 1). The ready day itself never counts, even
+    when the order is ready before opening: "collect within 3 opening days" ends at closing time on
+    the third opening day after today. A store without readable opening hours counts every
+    calendar day and closes at local midnight.
+    """
+    days = max(store.pickup_window_days, 1)
+    ready_day = ready_at.astimezone(store.zone).date()
+    counted = 0
+    for offset in range(1, days + LOOKAHEAD_DAYS + 1):
+        spans = opening_spans(store, ready_day + timedelta(days=offset))
+        if spans:
+            counted += 1
+            if counted == days:
+                return spans[0][1]
+    # No opening days found: calendar days, to local midnight after the last one.
+    end = ready_day + timedelta(days=days + 1)
+    return datetime.combine(end, time.min, tzinfo=store.zone)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -221,13 +222,21 @@ class ReturnableLineOutput(serializers.ModelSerializer):
         ]
 
 
+class StoreLocalDateTimeField(serializers.DateTimeField):
+    """Keeps the offset the value carries (the store's time zone) instead of the server's."""
+
+    def enforce_timezone(self, value):
+        return value if timezone.is_aware(value) else super().enforce_timezone(value)
+
+
 class ReturnableOrderOutput(serializers.Serializer):
     order = serializers.CharField()
     channel = serializers.CharField()
     customer = serializers.IntegerField()
     handed_over_at = serializers.DateTimeField()
-    return_deadline = serializers.DateTimeField(
-        help_text="Last day to return at `store` (its own window, else the default one)."
+    return_deadline = StoreLocalDateTimeField(
+        help_text="Last moment to return at `store` (its own window, else the default one), "
+        "with the store's UTC offset."
     )
     lines = ReturnableLineOutput(many=True)
 

@@ -40,6 +40,7 @@ from orders.models.orders import (
 )
 from orders.selectors.orders import available_by_store, shipping_warehouses
 from stores.models import Store
+from stores.selectors import pickup_deadline
 
 log = logging.getLogger(__name__)
 
@@ -458,8 +459,9 @@ def mark_ready_for_pickup(*, actor: Actor, order: Order) -> Order:
     """Staff picked the goods: the order is ready, gets its pickup code and a deadline.
 
     The code is random (secrets), 6 characters, unique among the orders waiting for pickup. The
-    deadline is ready_at + the store's pickup_window_days. The e-mail with code and QR code is
-    queued after commit. Raises IllegalTransition unless a placed pickup order, AwaitingTransfer
+    deadline is closing time on the last opening day of the store's pickup window
+    (stores.selectors.pickup_deadline). The e-mail with code and QR code is queued after commit.
+    Raises IllegalTransition unless a placed pickup order, AwaitingTransfer
     while its warehouse transfer has not been received.
     """
     with transaction.atomic():
@@ -480,9 +482,7 @@ def mark_ready_for_pickup(*, actor: Actor, order: Order) -> Order:
                 extra={"transfer": transfer.pk},
             )
         set_order_status(actor=actor, order=locked, status=OrderStatus.READY_FOR_PICKUP)
-        locked.pickup_deadline = locked.ready_at + timedelta(
-            days=locked.pickup_store.pickup_window_days
-        )
+        locked.pickup_deadline = pickup_deadline(locked.pickup_store, locked.ready_at)
         for _attempt in range(5):
             locked.pickup_code = _new_pickup_code()
             try:

@@ -6,7 +6,7 @@ as the ledger cause. E-mails leave through Celery tasks queued on commit.
 """
 
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -34,7 +34,8 @@ from orders.models import (
     ReservationStatus,
     ReservationStatusChange,
 )
-from stores.models import WEEKDAYS, Store
+from stores.models import Store
+from stores.selectors import opening_spans
 
 # The reminder goes out this long before the deadline (if the hold is long enough for it).
 REMINDER_BEFORE = timedelta(hours=3)
@@ -42,17 +43,6 @@ WORKFLOW = "reservation"
 
 
 # --- deadlines -------------------------------------------------------------------------------
-
-
-def opening_spans(store: Store, day) -> list[tuple[datetime, datetime]]:
-    """The store's opening spans on one local date, as aware datetimes."""
-    spans = (store.opening_hours or {}).get(WEEKDAYS[day.weekday()], [])
-    result = []
-    for opens, closes in spans:
-        start = datetime.combine(day, time.fromisoformat(opens), tzinfo=store.zone)
-        end = datetime.combine(day, time.fromisoformat(closes), tzinfo=store.zone)
-        result.append((start, end))
-    return sorted(result, key=lambda span: span[1], reverse=True)
 
 
 def latest_deadline_within_hours(store: Store, deadline: datetime) -> datetime:

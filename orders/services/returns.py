@@ -150,7 +150,9 @@ def return_window_days(store: Store) -> int:
 
 
 def return_deadline(order: Order, store: Store) -> datetime:
-    return handed_over_at(order) + timedelta(days=return_window_days(store))
+    """The end of the return window at `store`, in the store's time zone (for what is shown)."""
+    deadline = handed_over_at(order) + timedelta(days=return_window_days(store))
+    return deadline.astimezone(store.zone)
 
 
 def _check_window(
@@ -161,10 +163,12 @@ def _check_window(
     if now <= deadline:
         return False
     if not override_reason:
+        local = deadline.astimezone(store.zone)
         raise ReturnWindowClosed(
-            f"The return window of order {order.number} closed on {deadline:%Y-%m-%d}.",
+            f"The return window of order {order.number} closed on {local:%d.%m.%Y %H:%M} "
+            f"({store.code} time).",
             extra={
-                "deadline": deadline.isoformat(),
+                "deadline": local.isoformat(),
                 "window_days": return_window_days(store),
             },
         )

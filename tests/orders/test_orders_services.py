@@ -24,6 +24,7 @@ from orders.models.orders import (
     PaymentStatus,
 )
 from orders.services import orders as services
+from stores.selectors import pickup_deadline
 from tests.factories import CustomerFactory, VariantFactory
 from tests.inventory.factories_stock import stocked
 from tests.inventory.ledger import assert_ledger_consistent
@@ -293,7 +294,9 @@ class TestReadyForPickup:
         assert order.status == OrderStatus.READY_FOR_PICKUP
         assert len(order.pickup_code) == 6
         assert set(order.pickup_code) <= set(services.PICKUP_CODE_ALPHABET)
-        assert order.pickup_deadline - order.ready_at == timedelta(days=5)
+        # Closing time (20:00 in the store) on the fifth opening day after the ready day.
+        assert order.pickup_deadline == pickup_deadline(store, order.ready_at)
+        assert order.pickup_deadline.astimezone(store.zone).strftime("%H:%M") == "20:00"
         ready_mail = mail.outbox[-1]
         assert order.pickup_code in ready_mail.subject and order.pickup_code in ready_mail.body
         assert ready_mail.attachments[0][2] == "image/png"
