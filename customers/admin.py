@@ -10,13 +10,19 @@ from common.errors import ApplicationError
 from common.models import Channel
 from customers.models import (
     Customer,
+    PossibleDuplicate,
     ServiceNote,
     StoreCreditEntry,
     TimelineEvent,
     WishlistItem,
 )
 from customers.normalise import normalise_phone
-from customers.services import PROFILE_FIELDS, find_or_create_customer, update_customer_profile
+from customers.services import (
+    PROFILE_FIELDS,
+    find_or_create_customer,
+    resolve_possible_duplicates,
+    update_customer_profile,
+)
 
 
 class ServiceNoteInline(ReadOnlyInline):
@@ -229,3 +235,22 @@ class StoreCreditEntryAdmin(ReadOnlyAdmin):
     list_filter = ("cause_type",)
     list_select_related = ("customer",)
     search_fields = ("customer__email", "customer__last_name", "reason", "cause_id")
+
+
+@admin.register(PossibleDuplicate)
+class PossibleDuplicateAdmin(ReadOnlyAdmin):
+    """Contact data that contradicted a known customer: the service desk merges or dismisses."""
+
+    list_display = ("created_at", "customer", "email", "phone", "channel", "resolved_at")
+    list_filter = (("resolved_at", admin.EmptyFieldListFilter), "channel")
+    list_select_related = ("customer",)
+    search_fields = ("email", "phone", "customer__email", "customer__phone")
+    actions = ("resolve",)
+
+    def has_resolve_permission(self, request) -> bool:
+        return request.user.has_perm("customers.change_customer")
+
+    @admin.action(description="Mark as looked at", permissions=["resolve"])
+    def resolve(self, request, queryset):
+        count = resolve_possible_duplicates(actor=Actor(user=request.user), flags=queryset)
+        self.message_user(request, f"{count} flag(s) resolved.", messages.SUCCESS)

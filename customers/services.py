@@ -572,3 +572,11 @@ def confirm_contact_change(*, actor: Actor, customer: Customer, code: str) -> Cu
     raise InvalidCustomerData(
         "Wrong or expired code.", errors={"code": ["Wrong or expired code; ask for a new one."]}
     )
+
+
+@transaction.atomic
+def resolve_possible_duplicates(*, actor: Actor, flags) -> int:
+    """The service desk has looked at these flags (merged, or found to be another person)."""
+    return PossibleDuplicate.objects.filter(
+        pk__in=[f.pk for f in flags], resolved_at__isnull=True
+    ).update(resolved_at=timezone.now())

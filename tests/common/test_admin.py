@@ -24,7 +24,7 @@ from common.models import (
     UserToken,
     hash_key,
 )
-from customers.models import Customer, TimelineEvent
+from customers.models import Customer, PossibleDuplicate, TimelineEvent
 from customers.services import (
     add_service_note,
     add_store_credit_entry,
@@ -80,6 +80,7 @@ def world(db):
     )
     SentNotification.objects.create(key="order-ready-1", template="order_ready", recipient="a@b.de")
     OutboxMessage.objects.create(topic="orders.send_order_confirmation", next_attempt_at=now())
+    PossibleDuplicate.objects.create(customer=customer, phone="+49309999999", channel="web")
     return {"store": store, "variant": variant, "customer": customer, "staff": staff}
 
 
