@@ -38,6 +38,12 @@ class InvalidReservation(InvalidInput):
     pass
 
 
+class ReservationLimit(ApplicationError):
+    """A customer holds as much as one customer may (active holds, or units in one line)."""
+
+    code = "reservation_limit"
+
+
 # --- returns and refunds
 
 

@@ -111,6 +111,9 @@ SMS_BACKEND = env("SMS_BACKEND", default="common.sms.ConsoleBackend")
 # A new e-mail address or phone number of a customer login waits for the code sent to it.
 OMNIS_CONTACT_CODE_TTL = timedelta(minutes=env.int("OMNIS_CONTACT_CODE_TTL_MINUTES", default=30))
 OMNIS_CONTACT_CODE_ATTEMPTS = 5
+# What one customer may hold at once: active reservations, and units of one item in one of them.
+OMNIS_RESERVATION_MAX_ACTIVE = env.int("OMNIS_RESERVATION_MAX_ACTIVE", default=5)
+OMNIS_RESERVATION_MAX_UNITS_PER_LINE = env.int("OMNIS_RESERVATION_MAX_UNITS_PER_LINE", default=10)
 if env("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 

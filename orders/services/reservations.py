@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +26,7 @@ from orders.exceptions import (
     ExtensionLimit,
     InvalidReservation,
     ReservationExpired,
+    ReservationLimit,
     ReservationNotActive,
 )
 from orders.models import (
@@ -263,6 +265,7 @@ def reserve_for_customer(
             last_name=details.get("last_name") or "",
             channel=channel,
         )
+    _check_limits(customer, checked, now)
     deadline = expires_at or default_expiry(store, start=now)
     reservation = Reservation.objects.create(
         customer=customer,
@@ -312,6 +315,28 @@ def reserve_for_customer(
     )
     _queue("send_reservation_confirmation", reservation.pk)
     return reservation
+
+
+def _check_limits(customer: Customer, lines: list[tuple[Variant, int]], now: datetime) -> None:
+    """One customer may not hold a store's shelf empty. The customer row is locked first (the
+    global order: customers before stock), so two holds at once cannot both pass the count."""
+    per_line = settings.OMNIS_RESERVATION_MAX_UNITS_PER_LINE
+    too_many = [variant.sku for variant, quantity in lines if quantity > per_line]
+    if too_many:
+        raise ReservationLimit(
+            f"At most {per_line} units of one item can be held; ask the store for more.",
+            extra={"max_units_per_line": per_line, "skus": too_many},
+        )
+    Customer.objects.select_for_update().filter(pk=customer.pk).exists()
+    active = Reservation.objects.filter(
+        customer=customer, status=ReservationStatus.ACTIVE, expires_at__gt=now
+    ).count()
+    limit = settings.OMNIS_RESERVATION_MAX_ACTIVE
+    if active >= limit:
+        raise ReservationLimit(
+            f"{customer} already holds {active} reservations, the most one customer may hold.",
+            extra={"max_active": limit, "active": active},
+        )
 
 
 # --- changing a hold -------------------------------------------------------------------------

@@ -360,3 +360,43 @@ class TestLists:
         assert [r["id"] for r in response.json()["results"]] == [sooner.pk, later.pk]
         assert staff.get("/api/v1/staff/reservations/", {"store": "HAM-01"}).status_code == 403
         assert staff.get("/api/v1/staff/reservations/", {"store": "XXX-99"}).status_code == 400
+
+
+class TestLimits:
+    """One customer cannot hold a store's shelf empty."""
+
+    def test_more_units_of_one_item_than_one_customer_may_hold_is_409(
+        self, phone_desk, store, settings
+    ):
+        settings.OMNIS_RESERVATION_MAX_UNITS_PER_LINE = 3
+        variant = variant_in_stock(store, 50)
+        customer = CustomerFactory()
+        response = phone_desk.post(
+            URL, body(store, variant, 4, customer=customer.pk), format="json"
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "reservation_limit"
+        assert_nothing_held()
+
+    def test_more_active_holds_than_allowed_is_409_and_a_released_one_frees_a_place(
+        self, phone_desk, store, settings
+    ):
+        settings.OMNIS_RESERVATION_MAX_ACTIVE = 2
+        variant = variant_in_stock(store, 50)
+        customer = CustomerFactory()
+        made = [
+            phone_desk.post(URL, body(store, variant, 1, customer=customer.pk), format="json")
+            for _ in range(2)
+        ]
+        assert [r.status_code for r in made] == [201, 201]
+        third = phone_desk.post(URL, body(store, variant, 1, customer=customer.pk), format="json")
+        assert third.status_code == 409
+        assert third.json()["code"] == "reservation_limit"
+        assert Reservation.objects.count() == 2
+        assert StockItem.objects.get(variant=variant).reserved == 2
+
+        cancelled = phone_desk.post(f"{URL}{made[0].json()['id']}/cancel/", {}, format="json")
+        assert cancelled.status_code == 200
+        again = phone_desk.post(URL, body(store, variant, 1, customer=customer.pk), format="json")
+        assert again.status_code == 201
+        assert_ledger_consistent()

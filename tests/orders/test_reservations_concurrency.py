@@ -95,3 +95,25 @@ def test_two_expiry_runs_at_once_release_each_hold_once(store):
     assert Reservation.objects.get(pk=Reservation.objects.first().pk).history.count() == 2
     assert StockItem.objects.get(variant=variant).reserved == 0
     assert_ledger_consistent()
+
+
+def test_racing_holds_of_one_customer_never_pass_the_limit(store, settings):
+    from common.models import Channel as Ch
+    from orders.exceptions import ReservationLimit
+    from orders.services.reservations import reserve_for_customer
+    from tests.factories import CustomerFactory
+
+    settings.OMNIS_RESERVATION_MAX_ACTIVE = 3
+    variant = variant_in_stock(store, on_hand=100)
+    customer = CustomerFactory()
+    web = Actor(channel=Ch.WEB)
+
+    def hold():
+        return reserve_for_customer(actor=web, store=store, lines=[(variant, 1)], customer=customer)
+
+    results = run_together(*[hold] * 8)
+    made = [r for r in results if isinstance(r, Reservation)]
+    refused = [r for r in results if isinstance(r, ReservationLimit)]
+    assert len(made) == 3 and len(refused) == 5, results
+    assert StockItem.objects.get(variant=variant).reserved == 3
+    assert_ledger_consistent()
