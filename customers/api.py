@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,7 +14,13 @@ from common.actor import actor_from_request
 from common.idempotency import idempotent
 from common.models import Channel
 from common.pagination import PageNumberPagination
-from common.permissions import IsChannelClientOrStaff, IsCustomerLogin, IsStaffMember, customer_of
+from common.permissions import (
+    IsChannelClientOrStaff,
+    IsCustomerLogin,
+    IsStaffMember,
+    customer_of,
+    is_channel_client,
+)
 from customers import selectors, services
 from customers.models import (
     ContactChannel,
@@ -25,7 +31,16 @@ from customers.models import (
     WishlistItem,
 )
 from inventory.models import Variant
-from stores.models import Store
+from stores.models import StaffRole, Store
+from stores.selectors import staff_roles
+
+
+def may_search_by_name(user) -> bool:
+    if is_channel_client(user):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    return bool(staff_roles(user) & {StaffRole.SERVICE_AGENT, StaffRole.MANAGER})
 
 
 class StoreCodeField(serializers.SlugRelatedField):
@@ -215,7 +230,14 @@ class CustomerListCreateView(APIView):
                 description="Any format: '030 1234567', '+49 30 1234567'.",
             ),
             OpenApiParameter("email", OpenApiTypes.STR, description="Any case."),
-            OpenApiParameter("q", OpenApiTypes.STR, description="Part of the name."),
+            OpenApiParameter(
+                "q",
+                OpenApiTypes.STR,
+                description=(
+                    "Words of the name, at least 3 characters; service agents and managers only "
+                    "(others look up by exact phone or e-mail)."
+                ),
+            ),
         ],
         responses=CustomerOutput(many=True),
         summary="Look up customers as the phone desk does",
@@ -224,6 +246,16 @@ class CustomerListCreateView(APIView):
         params = request.query_params
         if not any(params.get(k) for k in ("phone", "email", "q")):
             raise ValidationError({"phone": ["Give phone, email or q to look a customer up."]})
+        if params.get("q"):
+            # A name search lists many people's contact data: only for the service desk, and
+            # never a one- or two-letter trawl through every customer.
+            if not may_search_by_name(request.user):
+                raise PermissionDenied(
+                    "Searching by name is for service agents and managers; "
+                    "look up by exact phone or e-mail."
+                )
+            if len(params["q"].strip()) < 3:
+                raise ValidationError({"q": ["At least 3 characters."]})
         qs = selectors.find_customers(
             phone=params.get("phone"), email=params.get("email"), q=params.get("q")
         )

@@ -212,3 +212,50 @@ class TestProfileAndWishlist:
 
     def test_channel_client_has_no_me(self, web):
         assert web.get("/api/v1/me/").status_code == 403
+
+
+class TestNameSearchIsForTheServiceDesk:
+    """`?q=a` must not page through every customer's e-mail and phone."""
+
+    @pytest.fixture
+    def people(self, db):
+        return [
+            CustomerFactory(first_name="Anna", last_name="Schmidt"),
+            CustomerFactory(first_name="Bernd", last_name="Schmitz"),
+        ]
+
+    def api(self, store, role):
+        from common.auth import issue_user_token
+        from tests.conftest import token_client
+        from tests.factories import staff_user
+
+        return token_client(issue_user_token(staff_user(store, role=role)))
+
+    def test_a_service_agent_searches_by_name_with_three_characters(self, people, store):
+        agent = self.api(store, "service_agent")
+        response = agent.get("/api/v1/customers/", {"q": "Schmidt"})
+        assert response.status_code == 200
+        assert [c["id"] for c in response.json()["results"]] == [people[0].pk]
+        short = agent.get("/api/v1/customers/", {"q": "a"})
+        assert short.status_code == 400
+        assert "q" in short.json()["errors"]
+
+    def test_a_manager_may_too(self, people, store):
+        response = self.api(store, "manager").get("/api/v1/customers/", {"q": "Schmi"})
+        assert response.status_code == 200
+        assert response.json()["count"] == 2
+
+    def test_store_staff_and_channel_clients_may_not(self, people, store, web):
+        assert (
+            self.api(store, "store_staff").get("/api/v1/customers/", {"q": "Schmidt"}).status_code
+            == 403
+        )
+        assert web.get("/api/v1/customers/", {"q": "Schmidt"}).status_code == 403
+
+    def test_store_staff_find_a_customer_by_exact_phone_or_email(self, store):
+        anna = CustomerFactory(phone="+49301234567", email="anna@example.de")
+        staff = self.api(store, "store_staff")
+        by_phone = staff.get("/api/v1/customers/", {"phone": "030 1234567"})
+        by_email = staff.get("/api/v1/customers/", {"email": "ANNA@example.de"})
+        assert [c["id"] for c in by_phone.json()["results"]] == [anna.pk]
+        assert [c["id"] for c in by_email.json()["results"]] == [anna.pk]
