@@ -15,6 +15,12 @@ class WrongPickupCode(ApplicationError):
     code = "wrong_pickup_code"
 
 
+class HandOverLocked(ApplicationError):
+    """Too many wrong pickup codes: only a manager can unlock the hand-over."""
+
+    code = "handover_locked"
+
+
 class OrderConflict(ApplicationError):
     code = "order_conflict"
 

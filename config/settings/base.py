@@ -111,6 +111,8 @@ SMS_BACKEND = env("SMS_BACKEND", default="common.sms.ConsoleBackend")
 # A new e-mail address or phone number of a customer login waits for the code sent to it.
 OMNIS_CONTACT_CODE_TTL = timedelta(minutes=env.int("OMNIS_CONTACT_CODE_TTL_MINUTES", default=30))
 OMNIS_CONTACT_CODE_ATTEMPTS = 5
+# Wrong pickup codes for one order before its hand-over is locked until a manager unlocks it.
+OMNIS_PICKUP_CODE_ATTEMPTS = env.int("OMNIS_PICKUP_CODE_ATTEMPTS", default=5)
 # What one customer may hold at once: active reservations, and units of one item in one of them.
 OMNIS_RESERVATION_MAX_ACTIVE = env.int("OMNIS_RESERVATION_MAX_ACTIVE", default=5)
 OMNIS_RESERVATION_MAX_UNITS_PER_LINE = env.int("OMNIS_RESERVATION_MAX_UNITS_PER_LINE", default=10)

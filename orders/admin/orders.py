@@ -67,6 +67,7 @@ class OrderAdmin(WorkflowRecordAdmin):
         "ship",
         "deliver",
         "cancel",
+        "unlock_hand_over",
     )
 
     def get_queryset(self, request):
@@ -133,4 +134,15 @@ class OrderAdmin(WorkflowRecordAdmin):
             ),
             "cancelled",
             "fulfilment_store",
+        )
+
+    @admin.action(description="Unlock the hand-over (locked after wrong pickup codes; managers)")
+    def unlock_hand_over(self, request, queryset):
+        _run(
+            self,
+            request,
+            queryset,
+            lambda actor, order: services.unlock_hand_over(actor=actor, order=order),
+            "unlocked",
+            "pickup_store",
         )

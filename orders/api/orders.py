@@ -234,6 +234,7 @@ class OrderOutput(serializers.ModelSerializer):
             "total",
             "store_credit_used",
             "pickup_code",
+            "handover_locked_at",
             "ready_at",
             "pickup_deadline",
             "transfer",
@@ -444,7 +445,10 @@ class StaffOrderHandOverView(APIView):
         request=HandOverInput,
         responses={200: OrderOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
         summary="Hand over after checking the pickup code; `lines` for a partial hand-over",
-        description="409 wrong_pickup_code (the attempt is counted), 409 illegal_transition.",
+        description=(
+            "409 wrong_pickup_code (the attempt is counted; the 5th wrong code locks the "
+            "hand-over), 409 handover_locked until a manager unlocks it, 409 illegal_transition."
+        ),
     )
     @idempotent
     def post(self, request, number: str):
@@ -493,6 +497,22 @@ class StaffOrderDeliverView(APIView):
         return Response(_reloaded(order))
 
 
+class StaffOrderUnlockHandOverView(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        operation_id="staff_orders_unlock_hand_over",
+        request=None,
+        responses={200: OrderOutput, 403: ERROR, 404: ERROR},
+        summary="A manager of the pickup store unlocks a hand-over locked by wrong codes",
+    )
+    @idempotent
+    def post(self, request, number: str):
+        order = _staff_order(request, number, store_of="pickup_store")
+        services.unlock_hand_over(actor=actor_for(request), order=order)
+        return Response(_reloaded(order))
+
+
 urlpatterns = [
     path("orders/", OrderCreateView.as_view(), name="order-create"),
     path("orders/<str:number>/", OrderDetailView.as_view(), name="order-detail"),
@@ -506,6 +526,11 @@ urlpatterns = [
         "staff/orders/<str:number>/hand-over/",
         StaffOrderHandOverView.as_view(),
         name="staff-order-hand-over",
+    ),
+    path(
+        "staff/orders/<str:number>/unlock-hand-over/",
+        StaffOrderUnlockHandOverView.as_view(),
+        name="staff-order-unlock-hand-over",
     ),
     path("staff/orders/<str:number>/ship/", StaffOrderShipView.as_view(), name="staff-order-ship"),
     path(

@@ -108,6 +108,11 @@ class Order(TimeStampedModel):
 
     pickup_code = models.CharField(max_length=12, null=True, blank=True)
     pickup_code_attempts = models.PositiveIntegerField(default=0)
+    handover_locked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set after too many wrong pickup codes; a manager unlocks the hand-over.",
+    )
     ready_at = models.DateTimeField(null=True, blank=True)
     pickup_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)

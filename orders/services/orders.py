@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from common import outbox
 from common.actor import Actor
-from common.errors import IllegalTransition, InvalidInput, move_status
+from common.errors import Forbidden, IllegalTransition, InvalidInput, move_status
 from common.models import Channel
 from customers.models import Customer, TimelineKind
 from customers.services import add_store_credit_entry, record_timeline_event, store_credit_balance
@@ -25,6 +26,7 @@ from inventory.exceptions import InsufficientStock
 from inventory.models import CauseType, Transfer, TransferStatus, Variant
 from orders.exceptions import (
     AwaitingTransfer,
+    HandOverLocked,
     OrderConflict,
     WrongPickupCode,
 )
@@ -514,16 +516,72 @@ def hand_over(
     is collected either way and each line's `handed_over` shows what left the store. A pay at
     pickup order is paid at the counter.
 
-    Raises WrongPickupCode (409; the attempt is counted and kept even though the call fails),
-    IllegalTransition unless ready for pickup, InvalidInput for bad partial lines.
+    Raises WrongPickupCode (409; the attempt is counted and kept even though the call fails; the
+    OMNIS_PICKUP_CODE_ATTEMPTS-th wrong code locks the hand-over), HandOverLocked (409) until a
+    manager unlocks it, IllegalTransition unless ready for pickup, InvalidInput for bad partial
+    lines.
     """
     try:
         return _hand_over(actor=actor, order=order, pickup_code=pickup_code, lines=lines)
     except WrongPickupCode:
         # Outside the rolled-back transaction: the attempt stays counted.
-        Order.objects.filter(pk=order.pk).update(pickup_code_attempts=F("pickup_code_attempts") + 1)
-        log.warning("Wrong pickup code for order %s by %s", order.number, actor.label)
+        _count_wrong_pickup_code(actor=actor, order=order)
         raise
+
+
+def _count_wrong_pickup_code(*, actor: Actor, order: Order) -> None:
+    with transaction.atomic():
+        Order.objects.filter(pk=order.pk).update(pickup_code_attempts=F("pickup_code_attempts") + 1)
+        locked = _lock(order)
+        log.warning("Wrong pickup code for order %s by %s", order.number, actor.label)
+        if (
+            locked.pickup_code_attempts < settings.OMNIS_PICKUP_CODE_ATTEMPTS
+            or locked.handover_locked_at
+        ):
+            return
+        locked.handover_locked_at = timezone.now()
+        locked.save(update_fields=["handover_locked_at", "updated_at"])
+        record_timeline_event(
+            customer=locked.customer,
+            kind=TimelineKind.ORDER_READY,
+            channel=actor.channel,
+            summary=(
+                f"Hand-over of order {locked.number} locked after "
+                f"{locked.pickup_code_attempts} wrong pickup codes"
+            ),
+            actor=actor,
+            store=locked.pickup_store,
+            subject_type="order",
+            subject_id=locked.pk,
+        )
+
+
+def unlock_hand_over(*, actor: Actor, order: Order) -> Order:
+    """A manager of the pickup store lets the hand-over go on after the wrong codes were looked
+    into (the customer showed ID, a colleague mistyped). Raises Forbidden for anyone else."""
+    from stores.selectors import is_manager_of
+
+    if actor.user is None or not is_manager_of(actor.user, order.pickup_store):
+        raise Forbidden("Only a manager of the pickup store can unlock a hand-over.")
+    with transaction.atomic():
+        locked = _lock(order)
+        if locked.handover_locked_at is None:
+            return locked
+        locked.handover_locked_at = None
+        locked.pickup_code_attempts = 0
+        locked.save(update_fields=["handover_locked_at", "pickup_code_attempts", "updated_at"])
+        record_timeline_event(
+            customer=locked.customer,
+            kind=TimelineKind.ORDER_READY,
+            channel=actor.channel,
+            summary=f"Hand-over of order {locked.number} unlocked by {actor.label}",
+            actor=actor,
+            store=locked.pickup_store,
+            subject_type="order",
+            subject_id=locked.pk,
+        )
+    _refresh(order, locked)
+    return order
 
 
 def _hand_over(
@@ -538,6 +596,12 @@ def _hand_over(
         if locked.status != OrderStatus.READY_FOR_PICKUP:
             # Only a ready order is handed over (placed → collected is the counter sale's step).
             raise IllegalTransition("order", locked.status, OrderStatus.COLLECTED)
+        if locked.handover_locked_at:
+            raise HandOverLocked(
+                f"Order {locked.number}: too many wrong pickup codes; a manager must unlock the "
+                "hand-over first.",
+                extra={"locked_at": locked.handover_locked_at.isoformat()},
+            )
         given = (pickup_code or "").strip().upper()
         if not locked.pickup_code or not secrets.compare_digest(given, locked.pickup_code):
             raise WrongPickupCode(

@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 
 from common.auth import issue_user_token
+from customers.models import TimelineEvent
 from customers.services import add_store_credit_entry, store_credit_balance
 from inventory.models import StockItem
 from orders.models.orders import Order, OrderStatus
@@ -464,3 +465,43 @@ class TestWhoMayTakeMoney:
         response = phone_desk.post("/api/v1/orders/", body, format="json")
         assert response.status_code == 201
         assert response.json()["channel"] == "phone"
+
+
+class TestWrongPickupCodesLockTheHandOver:
+    def hand_over(self, api, order, code):
+        return api.post(
+            f"/api/v1/staff/orders/{order.number}/hand-over/", {"pickup_code": code}, format="json"
+        )
+
+    def test_five_wrong_codes_lock_it_until_a_manager_unlocks(self, store):
+        from stores.models import StaffRole
+        from tests.orders.factories_orders import ready_order
+
+        order = ready_order(store)
+        counter = staff_api(store)
+        for _ in range(4):
+            assert self.hand_over(counter, order, "WRONG1").json()["code"] == "wrong_pickup_code"
+        fifth = self.hand_over(counter, order, "WRONG1")
+        assert fifth.status_code == 409
+        order.refresh_from_db()
+        assert order.handover_locked_at is not None
+
+        right = self.hand_over(counter, order, order.pickup_code)
+        assert right.status_code == 409
+        assert right.json()["code"] == "handover_locked"
+        order.refresh_from_db()
+        assert order.status == "ready_for_pickup"
+        assert TimelineEvent.objects.filter(
+            customer=order.customer, summary__contains="locked after 5 wrong"
+        ).exists()
+
+        refused = counter.post(f"/api/v1/staff/orders/{order.number}/unlock-hand-over/")
+        assert refused.status_code == 403
+
+        manager = token_client(issue_user_token(staff_user(store, role=StaffRole.MANAGER)))
+        unlocked = manager.post(f"/api/v1/staff/orders/{order.number}/unlock-hand-over/")
+        assert unlocked.status_code == 200, unlocked.json()
+        assert unlocked.json()["handover_locked_at"] is None
+        done = self.hand_over(counter, order, order.pickup_code)
+        assert done.status_code == 200, done.json()
+        assert done.json()["status"] == "collected"
