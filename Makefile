@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format worker beat bench install migrate seed clean
+.PHONY: run test lint format worker beat bench install migrate seed clean prod
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Production on one machine: web, worker and beat in the foreground, one combined log, Ctrl-C
+# stops all three. Settings come from the environment (docs/operations.md).
+prod: export DJANGO_SETTINGS_MODULE := config.settings.production
+prod: install
+	@$(BIN)/python -m config.preflight
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start --port $(PORT)
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=info

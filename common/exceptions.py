@@ -2,12 +2,14 @@
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from common.errors import ApplicationError
+from common.requestlog import current_request_id
 
 _TYPES = {
     400: "validation_error",
@@ -20,6 +22,7 @@ _TYPES = {
     415: "unsupported_media_type",
     422: "unprocessable",
     429: "throttled",
+    500: "server_error",
 }
 
 
@@ -42,7 +45,17 @@ def _as_list(value):
 def error_body(status_code: int, detail: str, errors: dict | None = None, **extra) -> dict:
     body = {"type": _TYPES.get(status_code, "error"), "detail": detail, "errors": errors or {}}
     body.update(extra)
+    # Quoted by the caller to support, it finds every log line of the failed request.
+    if request_id := current_request_id():
+        body.setdefault("request_id", request_id)
     return body
+
+
+def server_error(request, *args, **kwargs):
+    """handler500: API callers get the usual JSON error body (with its request id), not HTML."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(500, "Server error."), status=500)
+    return defaults.server_error(request, *args, **kwargs)
 
 
 def api_exception_handler(exc, context):

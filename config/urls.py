@@ -11,3 +11,5 @@ urlpatterns = [
     path("desk/", include("orders.desk.urls")),
     path("", RedirectView.as_view(url="/desk/", permanent=False)),
 ]
+
+handler500 = "common.exceptions.server_error"

@@ -1,9 +1,11 @@
 """Periodic stock checks. Read-only, so running twice or concurrently is harmless."""
 
 import logging
+import time
 
 from celery import shared_task
 
+from common.metrics import record_stock_check
 from inventory.selectors import stock_offenders
 
 logger = logging.getLogger(__name__)
@@ -25,4 +27,5 @@ def check_stock_ledger(max_logged: int = 100) -> int:
             )
     if found:
         logger.error("%s stock items break the stock invariants; run manage.py check_stock", found)
+    record_stock_check(offenders=found, checked_at=time.time())
     return found

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
     "common",
     "stores",
     "inventory",
@@ -32,6 +33,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Health and metrics probes are answered first: plain HTTP, any Host, no access log.
+    "common.probes.ProbeMiddleware",
+    "common.requestlog.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin, API docs) served by the web process itself: no CDN, no extra server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -41,6 +46,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -73,6 +79,21 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# REDIS_URL: one cache shared by every process (the stock check's result for /metrics, probes);
+# without it each process keeps its own in memory, which is all development needs.
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "omnis",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -101,6 +122,13 @@ OMNIS_IDEMPOTENCY_TTL = timedelta(hours=24)
 # The outbox (common.outbox): tries per message before it is parked as dead, and the first backoff.
 OMNIS_OUTBOX_MAX_ATTEMPTS = env.int("OMNIS_OUTBOX_MAX_ATTEMPTS", default=8)
 OMNIS_OUTBOX_RETRY_BASE_SECONDS = env.int("OMNIS_OUTBOX_RETRY_BASE_SECONDS", default=30)
+# /metrics without a token: loopback and private networks. With OMNIS_METRICS_TOKEN set,
+# `Authorization: Bearer <token>` is accepted from anywhere.
+OMNIS_METRICS_NETWORKS = env.list(
+    "OMNIS_METRICS_NETWORKS",
+    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+)
+OMNIS_METRICS_TOKEN = env("OMNIS_METRICS_TOKEN", default="")
 OMNIS_EMAIL_FROM = env("OMNIS_EMAIL_FROM", default="service@omnis.example")
 DEFAULT_FROM_EMAIL = OMNIS_EMAIL_FROM
 
@@ -174,6 +202,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 # A broker that cannot be reached must not hold a request: fail fast, the outbox sweep relays later.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+# Beat remembers when each job last ran here; one beat per deployment, so one file.
+CELERY_BEAT_SCHEDULE_FILENAME = env(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / "tmp" / "celerybeat-schedule")
+)
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {
         "task": "common.tasks.sweep_outbox",
@@ -185,7 +217,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "release-expired-reservations": {
         "task": "orders.tasks.reservations.release_expired_reservations_task",
-        "schedule": 60.0,
+        "schedule": env.float("OMNIS_RESERVATION_SWEEP_SECONDS", default=60.0),
     },
     "expire-uncollected-orders": {
         "task": "orders.tasks.orders.expire_uncollected_orders",
@@ -202,10 +234,35 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+
+def logging_config(log_format: str) -> dict:
+    """`text` for a person at a terminal, `json` (one object per line) for a log pipeline.
+
+    Every line carries the request id ("-" outside a request); the access line of each request
+    (logger omnis.requests) also carries method, path, status, duration_ms, user_id/client_id.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "common.requestlog.RequestIdFilter"}},
+        "formatters": {
+            "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+        "loggers": {"django.db.backends": {"level": "WARNING"}},
+    }
+
+
+LOGGING = logging_config(env("LOG_FORMAT", default="text"))
