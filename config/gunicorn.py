@@ -19,6 +19,8 @@ keepalive = 5
 # Django writes one access line per request (JSON in production); gunicorn's would repeat it.
 accesslog = None
 errorlog = "-"
+# The runtime control socket defaults to one path per user: two instances would share it.
+control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # Each worker writes its metrics to files here and /metrics adds them up; without this every

@@ -4,6 +4,7 @@ Bounded: every wait has a deadline, and whatever the outcome every process start
 (found by a marker in its environment, since honcho gives each process its own session).
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -136,10 +137,8 @@ def make_prod(tmp_path):
         yield process, f"http://127.0.0.1:{port}", mail_dir, log_path, marker
     finally:
         for pid in [process.pid, *marked_pids(marker)]:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         process.wait(timeout=10)
 
 

@@ -56,3 +56,19 @@ def test_local_default_runs_on_sqlite_with_eager_tasks():
     if "DATABASE_URL" not in os.environ:
         assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert settings.CELERY_TASK_ALWAYS_EAGER is True
+
+
+def test_production_with_every_service_configured_passes_check_deploy():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY="k3y-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOP",
+        ALLOWED_HOSTS="backoffice.example",
+        DATABASE_URL="postgres://omnis:pw@db.internal:5432/omnis",
+        CELERY_BROKER_URL="redis://redis.internal:6379/0",
+        REDIS_URL="redis://redis.internal:6379/1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
