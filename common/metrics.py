@@ -20,6 +20,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
+from django.db.models import Count
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
@@ -44,8 +45,6 @@ def _optional_model(label: str):
 
 
 def _counts_by(model, field: str, values, name: str, documentation: str) -> GaugeMetricFamily:
-    from django.db.models import Count
-
     counts = dict.fromkeys(values, 0)
     rows = model.objects.filter(**{f"{field}__in": values}).values(field).annotate(n=Count("pk"))
     for row in rows.order_by():
@@ -75,6 +74,7 @@ class DomainCollector:
         yield from families
 
     def _families(self):
+        # common sits below the apps that own these tables: import them only when scraped.
         from orders.models.orders import Order, OrderStatus
         from orders.models.reservations import Reservation, ReservationStatus
 

@@ -205,6 +205,7 @@ def test_make_prod_serves_the_api_the_worker_sends_and_beat_sweeps(make_prod, st
     assert status == 200
     assert b"omnis_pickups_overdue 0.0" in body
     assert b"django_http_requests_latency_seconds_by_view_method" in body
+    assert b'django_db_execute_total{alias="default",vendor="postgresql"}' in body
 
     # One combined log, JSON lines from the web process with the request id.
     lines = [line for line in tail(log_path, 200_000).splitlines() if '"omnis.requests"' in line]
