@@ -27,7 +27,7 @@ from tests.conftest import IS_POSTGRES, requires_postgres, service_reachable
 from tests.factories import CustomerFactory
 from tests.orders.factories_orders import pickup_order, staff_actor
 from tests.orders.factories_reservations import reservation_for
-from tests.orders.test_orders_worker import database_url, sent_messages
+from tests.worker import database_url, sent_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -187,6 +187,18 @@ def test_make_prod_serves_the_api_the_worker_sends_and_beat_sweeps(make_prod, st
         "the worker sent no ready e-mail",
     )
     assert message["to"] == "prod.test@example.de"
+    # The outbox row behind that e-mail is sent: nothing pending on /metrics.
+    wait_for(
+        lambda: (
+            True
+            if b'omnis_outbox_messages{status="pending"} 0.0' in get(f"{base}/metrics")[1]
+            else None
+        ),
+        WAIT_SECONDS,
+        process,
+        log_path,
+        "the outbox still has pending messages",
+    )
 
     # Beat: the reservation sweep (every 2 s here) released the expired hold.
     wait_for(
