@@ -47,6 +47,7 @@ def test_the_worker_sends_the_ready_email_with_the_pickup_code(worker, web, stor
             "fulfilment": "pickup",
             "pickup_store": store.code,
             "lines": [{"sku": variant.sku, "quantity": 1}],
+            "payment_reference": "psp_pay_worker",
         },
         format="json",
     )
