@@ -323,3 +323,40 @@ def test_order_and_return_responses_show_the_refunds_with_their_status(store, pr
     assert [(x["amount"], x["status"], x["method"]) for x in body["refunds"]] == [
         ("19.90", "paid", "store_credit")
     ]
+
+
+# --- the manager's view ----------------------------------------------------------------------
+
+
+def test_the_admin_lists_refunds_needing_attention_and_asks_the_provider_again(store, provider):
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    provider.failures = 1
+    stuck, fine = ready_order(store), ready_order(store)
+    with committed():
+        order_services.cancel_order(actor=web_actor(), order=stuck)
+    with committed():
+        order_services.cancel_order(actor=web_actor(), order=fine)
+    Refund.objects.filter(order=stuck).update(
+        status="failed", created_at=timezone.now() - timedelta(hours=3)
+    )
+    admin = Client()
+    admin.force_login(UserFactory(is_superuser=True, is_staff=True))
+
+    listed = admin.get("/admin/orders/refund/?attention=yes").content.decode()
+    assert stuck.number in listed and fine.number not in listed
+    assert admin.get(f"/admin/orders/order/{stuck.pk}/change/").status_code == 200
+
+    with committed():
+        response = admin.post(
+            "/admin/orders/refund/",
+            {
+                "action": "retry_at_provider",
+                "_selected_action": [Refund.objects.get(order=stuck).pk],
+            },
+            follow=True,
+        )
+    assert "1 refund(s) sent to the payment service again." in response.content.decode()
+    assert Refund.objects.get(order=stuck).status == "paid"
