@@ -16,7 +16,7 @@ def existing_refunds_were_paid(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0003_order_payment_reference'),
+        ('orders', '0004_order_handover_lock'),
     ]
 
     operations = [
