@@ -41,21 +41,28 @@ class Handler:
     function: Callable[..., Any]
     max_attempts: int | None
     give_up_after: timedelta | None
+    on_dead: Callable[..., Any] | None = None
 
 
 _HANDLERS: dict[str, Handler] = {}
 
 
 def handler(
-    topic: str, *, max_attempts: int | None = None, give_up_after: timedelta | None = None
+    topic: str,
+    *,
+    max_attempts: int | None = None,
+    give_up_after: timedelta | None = None,
+    on_dead: Callable[..., Any] | None = None,
 ) -> Callable:
     """Register the function that carries out messages of `topic`; it is called with the payload
     as keyword arguments and must be idempotent. A message is dead after `max_attempts` failed
     tries (default: setting OMNIS_OUTBOX_MAX_ATTEMPTS) or, if given, once `give_up_after` has
-    passed since it was written."""
+    passed since it was written; `on_dead` is then called with the last error and the payload (in
+    the transaction that parks the message) to record the give-up where people look, e.g. a
+    refund `failed`."""
 
     def register(function: Callable) -> Callable:
-        _HANDLERS[topic] = Handler(topic, function, max_attempts, give_up_after)
+        _HANDLERS[topic] = Handler(topic, function, max_attempts, give_up_after, on_dead)
         return function
 
     return register
@@ -174,6 +181,12 @@ def deliver(message_id: int, *, now=None) -> str:
             if entry is None or message.attempts >= max_attempts or too_old:
                 message.status = OutboxStatus.DEAD
                 log.error("outbox %s (%s) is dead: %s", message.pk, message.topic, exc)
+                if entry is not None and entry.on_dead is not None:
+                    try:
+                        with transaction.atomic():
+                            entry.on_dead(message.last_error, **message.payload)
+                    except Exception:  # noqa: BLE001 - the message is parked dead regardless
+                        log.exception("outbox %s (%s): on_dead failed", message.pk, message.topic)
             else:
                 message.next_attempt_at = now + backoff(message.attempts)
                 log.warning("outbox %s (%s) failed, retry: %s", message.pk, message.topic, exc)

@@ -118,6 +118,10 @@ OMNIS_PHONE_REGION = env("OMNIS_PHONE_REGION", default="DE")
 OMNIS_RETURN_WINDOW_DAYS = env.int("OMNIS_RETURN_WINDOW_DAYS", default=30)
 # Who pays money back for refunds to the original payment (orders.payments registry).
 OMNIS_REFUND_PROVIDER = env("OMNIS_REFUND_PROVIDER", default="manual")
+# A refund still pending at the provider after this long is flagged for the manager.
+OMNIS_REFUND_PENDING_ALERT = timedelta(
+    minutes=env.int("OMNIS_REFUND_PENDING_ALERT_MINUTES", default=60)
+)
 OMNIS_IDEMPOTENCY_TTL = timedelta(hours=24)
 # The outbox (common.outbox): tries per message before it is parked as dead, and the first backoff.
 OMNIS_OUTBOX_MAX_ATTEMPTS = env.int("OMNIS_OUTBOX_MAX_ATTEMPTS", default=8)
@@ -227,6 +231,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-weekend-nudges": {
         "task": "orders.tasks.nudges.send_weekend_nudges",
         "schedule": crontab(day_of_week="sat", hour=9, minute=30),
+    },
+    "flag-overdue-refunds": {
+        "task": "orders.tasks.refunds.flag_overdue_refunds",
+        "schedule": crontab(minute="*/15"),
     },
     "check-stock-ledger": {
         "task": "inventory.tasks.check_stock_ledger",

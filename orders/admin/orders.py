@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from common.admin import ReadOnlyInline
 from orders.admin.common import StatusHistoryInline, WorkflowRecordAdmin, run_workflow_step
+from orders.admin.refunds import RefundInline
 from orders.models.orders import Order, OrderLine, OrderStatusChange
 from orders.services import orders as services
 from stores.selectors import store_ids_for_staff
@@ -60,7 +61,7 @@ class OrderAdmin(WorkflowRecordAdmin):
     list_select_related = ("customer", "pickup_store", "fulfilment_store")
     search_fields = ("number", "customer__email", "customer__phone", "customer__last_name")
     date_hierarchy = "created_at"
-    inlines = (OrderLineInline, OrderStatusChangeInline)
+    inlines = (OrderLineInline, RefundInline, OrderStatusChangeInline)
     actions = (
         "mark_ready_for_pickup",
         "hand_over_in_full",

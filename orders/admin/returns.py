@@ -9,9 +9,9 @@ from orders.admin.common import (
     WorkflowRecordAdmin,
     run_workflow_step,
 )
+from orders.admin.refunds import RefundInline
 from orders.models import (
     LineCondition,
-    Refund,
     RefundMethod,
     Return,
     ReturnLine,
@@ -24,12 +24,6 @@ from stores.selectors import store_ids_for_staff
 class ReturnLineInline(ReadOnlyInline):
     model = ReturnLine
     fields = ("order_line", "quantity", "reason", "reason_text", "condition", "refund_amount")
-    readonly_fields = fields
-
-
-class RefundInline(ReadOnlyInline):
-    model = Refund
-    fields = ("created_at", "method", "amount", "provider", "provider_reference", "created_by_user")
     readonly_fields = fields
 
 
@@ -127,17 +121,3 @@ class ReturnAdmin(WorkflowRecordAdmin):
             ),
             "rejected",
         )
-
-
-@admin.register(Refund)
-class RefundAdmin(WorkflowRecordAdmin):
-    list_display = ("return_request", "order", "method", "amount", "provider", "created_at")
-    list_filter = ("method", "provider")
-    list_select_related = ("return_request", "order")
-    search_fields = ("return_request__number", "order__number", "provider_reference")
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(return_request__store_id__in=store_ids_for_staff(request.user))

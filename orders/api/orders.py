@@ -32,7 +32,9 @@ from orders.models.orders import (
     OrderStatusChange,
     PaymentStatus,
 )
+from orders.models.returns import Refund
 from orders.selectors import orders as selectors
+from orders.selectors.refunds import is_overdue
 from orders.services import orders as services
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
@@ -207,12 +209,42 @@ class OrderStatusChangeOutput(serializers.ModelSerializer):
         return "system"
 
 
+class RefundOutput(serializers.ModelSerializer):
+    """Money back: `pending` until the payment service has paid it, then `paid`; `failed` after
+    the last attempt. `overdue`: pending longer than the manager's alert threshold."""
+
+    overdue = serializers.SerializerMethodField()
+    return_number = serializers.SlugRelatedField(
+        source="return_request", slug_field="number", read_only=True
+    )
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "amount",
+            "status",
+            "method",
+            "overdue",
+            "reason",
+            "return_number",
+            "provider",
+            "provider_reference",
+            "created_at",
+            "paid_at",
+        ]
+
+    def get_overdue(self, refund) -> bool:
+        return is_overdue(refund)
+
+
 class OrderOutput(serializers.ModelSerializer):
     pickup_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     fulfilment_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     customer = serializers.PrimaryKeyRelatedField(read_only=True)
     pickup_code = serializers.SerializerMethodField()
     lines = OrderLineOutput(many=True, read_only=True)
+    refunds = RefundOutput(many=True, read_only=True)
     history = OrderStatusChangeOutput(many=True, read_only=True)
 
     class Meta:
@@ -244,6 +276,7 @@ class OrderOutput(serializers.ModelSerializer):
             "cancelled_at",
             "created_at",
             "lines",
+            "refunds",
             "history",
         ]
 

@@ -26,13 +26,13 @@ from common.permissions import IsCustomerLogin, IsStaffMember, customer_of, is_c
 from customers.models import StoreCreditEntry
 from customers.services import store_credit_balance
 from inventory.models import Variant
+from orders.api.orders import RefundOutput
 from orders.models import (
     Fulfilment,
     LineCondition,
     Order,
     OrderLine,
     PaymentStatus,
-    Refund,
     RefundMethod,
     Return,
     ReturnLine,
@@ -101,12 +101,6 @@ class ReturnLineOutput(serializers.ModelSerializer):
             "condition",
             "refund_amount",
         ]
-
-
-class RefundOutput(serializers.ModelSerializer):
-    class Meta:
-        model = Refund
-        fields = ["id", "method", "amount", "provider", "provider_reference", "created_at"]
 
 
 class ReturnHistoryOutput(serializers.ModelSerializer):

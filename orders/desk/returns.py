@@ -163,7 +163,13 @@ def _refund_message(return_request: Return, refunds, currency: str) -> str:
     how = " and ".join(
         f"{r.amount} {currency} "
         + ("to the original payment" if r.method == RefundMethod.ORIGINAL else "as store credit")
-        + (f" (ref. {r.provider_reference})" if r.method == RefundMethod.ORIGINAL else "")
+        + (
+            ""
+            if r.method != RefundMethod.ORIGINAL
+            else f" (ref. {r.provider_reference})"
+            if r.provider_reference
+            else " (on its way through the payment service)"
+        )
         for r in refunds
     )
     return (

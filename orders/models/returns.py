@@ -42,6 +42,12 @@ class RefundMethod(models.TextChoices):
     STORE_CREDIT = "store_credit", "Store credit"
 
 
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending at the payment service"
+    PAID = "paid", "Paid back"
+    FAILED = "failed", "Failed"
+
+
 class Return(TimeStampedModel):
     # Only an announced return can be rejected: once received, the goods are in stock and counted
     # as returned on the order line, so what follows is a refund (possibly of a damaged item).
@@ -121,14 +127,26 @@ class ReturnStatusChange(StatusChange):
 
 
 class Refund(TimeStampedModel):
-    """Money back for a return: to the order's original payment or as store credit."""
+    """Money back for an order: for a return, or for what a cancelled or partly handed over order
+    did not deliver. To the order's original payment (written `pending`, paid by the provider
+    after commit: `paid` or, after the last attempt, `failed`) or as store credit (`paid` at once).
+    """
 
-    return_request = models.ForeignKey(Return, on_delete=models.PROTECT, related_name="refunds")
+    return_request = models.ForeignKey(
+        Return, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
     method = models.CharField(max_length=20, choices=RefundMethod.choices)
     amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    status = models.CharField(
+        max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING, db_index=True
+    )
+    reason = models.CharField(max_length=255, blank=True)
     provider = models.CharField(max_length=30, default="manual")
     provider_reference = models.CharField(max_length=100, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
     created_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -140,3 +158,11 @@ class Refund(TimeStampedModel):
                 condition=models.Q(amount__gte=0), name="refund_amount_not_negative"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.get_method_display().lower()} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        """What the payment provider pays at most once for: one key per refund row."""
+        return f"omnis-refund-{self.pk}"

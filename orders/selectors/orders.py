@@ -7,14 +7,20 @@ from django.db.models import Prefetch, Q, QuerySet
 from customers.models import Customer
 from inventory.models import StockItem
 from orders.models.orders import Order, OrderLine, OrderStatusChange
+from orders.models.returns import Refund
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
 
 
 def orders_with_details() -> QuerySet[Order]:
-    """Orders with their stores, lines and history (with who acted): 3 queries for any page."""
+    """Orders with their stores, lines, refunds and history (with who acted): 4 queries for any
+    page."""
     return Order.objects.select_related("pickup_store", "fulfilment_store").prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.order_by("pk")),
+        Prefetch(
+            "refunds",
+            queryset=Refund.objects.select_related("return_request").order_by("created_at", "pk"),
+        ),
         Prefetch(
             "history",
             queryset=OrderStatusChange.objects.select_related(

@@ -15,7 +15,10 @@ def return_with_details() -> QuerySet[Return]:
         "order", "customer", "store", "replacement_order"
     ).prefetch_related(
         Prefetch("lines", queryset=ReturnLine.objects.select_related("order_line").order_by("pk")),
-        Prefetch("refunds", queryset=Refund.objects.order_by("created_at", "pk")),
+        Prefetch(
+            "refunds",
+            queryset=Refund.objects.select_related("return_request").order_by("created_at", "pk"),
+        ),
         "history",
     )
 

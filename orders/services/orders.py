@@ -41,6 +41,7 @@ from orders.models.orders import (
     PaymentStatus,
 )
 from orders.selectors.orders import available_by_store, shipping_warehouses
+from orders.services import refunds
 from stores.models import Store
 from stores.selectors import pickup_deadline
 
@@ -513,8 +514,9 @@ def hand_over(
     IllegalTransition (409). Without `lines` everything is handed over. Partial hand-over: the
     given quantities are sold from the reserved stock; what is not handed over is released back
     to the shelf (the customer did not want it) and counted in the line's `cancelled`; the order
-    is collected either way and each line's `handed_over` shows what left the store. A pay at
-    pickup order is paid at the counter.
+    is collected either way and each line's `handed_over` shows what left the store. A paid order
+    is refunded what was not handed over (orders.services.refunds); a pay at pickup order is paid
+    at the counter for what the customer takes.
 
     Raises WrongPickupCode (409; the attempt is counted and kept even though the call fails; the
     OMNIS_PICKUP_CODE_ATTEMPTS-th wrong code locks the hand-over), HandOverLocked (409) until a
@@ -635,6 +637,8 @@ def _hand_over(
             line.handed_over = handed[line.pk]
             line.cancelled = line.quantity - handed[line.pk]
         OrderLine.objects.bulk_update(order_lines, ["handed_over", "cancelled"])
+        if kept and locked.payment_status == PaymentStatus.PAID:
+            refunds.refund_not_handed_over(actor=actor, order=locked, reason="not taken at pickup")
         if locked.payment_status == PaymentStatus.PAY_AT_PICKUP:
             locked.payment_status = PaymentStatus.PAID
             locked.save(update_fields=["payment_status", "updated_at"])
@@ -717,8 +721,10 @@ def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
 
     Reserved units at the fulfilment store are released. Lines travelling by a warehouse transfer:
     a transfer not yet dispatched is called off (released at the warehouse); one in transit is
-    released at the store when it arrives (`on_transfer_received`). Store credit spent on the
-    order is credited back. The cancellation e-mail is queued after commit. Raises
+    released at the store when it arrives (`on_transfer_received`). A paid order is refunded in
+    full (orders.services.refunds: store credit back at once, the payment through the provider
+    after commit); a pay at pickup order gets back the store credit it spent. The cancellation
+    e-mail is queued after commit. Raises
     IllegalTransition for a collected, shipped, delivered or already cancelled order.
     """
     with transaction.atomic():
@@ -744,14 +750,7 @@ def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
                 actor=actor, transfer=transfer, reason=f"Order {locked.number} cancelled"
             )
             locked.lines.filter(via_transfer=True).update(cancelled=F("quantity"))
-        if locked.store_credit_used:
-            add_store_credit_entry(
-                customer=locked.customer,
-                amount=locked.store_credit_used,
-                reason=f"Order {locked.number} cancelled",
-                cause_type="order",
-                cause_id=locked.number,
-            )
+        refunds.refund_not_handed_over(actor=actor, order=locked, reason="cancelled")
         _queue("send_order_cancelled", locked.pk)
     _refresh(order, locked)
     return order

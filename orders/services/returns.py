@@ -13,7 +13,7 @@ the same line at once cannot together exceed what was handed over.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from uuid import uuid4
 
 from django.conf import settings
@@ -31,7 +31,7 @@ from common.errors import (
     move_status,
 )
 from customers.models import TimelineKind
-from customers.services import add_store_credit_entry, record_timeline_event
+from customers.services import record_timeline_event
 from inventory import services as stock
 from inventory.models import CauseType, Variant
 from orders.exceptions import (
@@ -54,12 +54,14 @@ from orders.models import (
     ReturnStatus,
     ReturnStatusChange,
 )
-from orders.payments import RefundProviderError, refund_provider_for
+from orders.services.refunds import (
+    book_refunds,
+    line_value_factor,
+    refunded_total,
+    value_of_units,
+)
 from stores.models import Store
 from stores.selectors import can_act_on_store, is_manager_of, is_service_agent, is_staff_member
-
-CENT = Decimal("0.01")
-STORE_CREDIT_PROVIDER = "store_credit"
 
 
 @dataclass(frozen=True)
@@ -88,10 +90,6 @@ def _customer_of(actor: Actor):
     if user is None or actor.client is not None:
         return None
     return getattr(user, "customer", None)
-
-
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _record_status(
@@ -493,24 +491,11 @@ def receive_return(
 # --- refund ----------------------------------------------------------------------------------
 
 
-def _line_value_factor(order: Order) -> Decimal:
-    """Share of the line totals that was actually charged (an order-wide discount, pro rata)."""
-    lines_total = sum((line.line_total for line in order.lines.all()), Decimal("0"))
-    if lines_total <= 0 or order.total >= lines_total:
-        return Decimal("1")
-    return order.total / lines_total
-
-
-def _value_of_units(order_line: OrderLine, units: int, factor: Decimal) -> Decimal:
-    """What `units` of a line were paid: its total after discounts, pro rata per unit."""
-    return _money(order_line.line_total * factor * units / order_line.quantity)
-
-
 def refundable_amounts(return_request: Return) -> dict[int, Decimal]:
     """Per return line: its share of what was paid, counted cumulatively per order line so that
     rounding never lets the returns of one line add up to more than the line cost."""
     order = return_request.order
-    factor = _line_value_factor(order)
+    factor = line_value_factor(order)
     lines = list(return_request.lines.select_related("order_line").order_by("pk"))
     # Units of every earlier, not rejected return of these lines count first, refunded or not:
     # a return worth nothing after rounding must not push its cent onto no one.
@@ -528,15 +513,11 @@ def refundable_amounts(return_request: Return) -> dict[int, Decimal]:
     for line in lines:
         before = refunded_units.get(line.order_line_id, 0)
         after = before + line.quantity
-        amounts[line.pk] = _value_of_units(line.order_line, after, factor) - _value_of_units(
+        amounts[line.pk] = value_of_units(line.order_line, after, factor) - value_of_units(
             line.order_line, before, factor
         )
         refunded_units[line.order_line_id] = after
     return amounts
-
-
-def refunded_total(order: Order) -> Decimal:
-    return Refund.objects.filter(order=order).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
 
 
 def refund_due(return_request: Return) -> Decimal:
@@ -561,11 +542,12 @@ def refund_return(
     The amount is what was paid for the returned units (line discounts and an order-wide
     discount pro rata) and never more than the order's total minus earlier refunds. An exchange
     passes `exchange_credit`: that much (at most the refund) becomes store credit to pay the
-    replacement order, only the rest goes back by `method`. One transaction: a provider failure
-    leaves the return received and writes no Refund.
+    replacement order, only the rest goes back by `method`. The refunds are rows written in this
+    transaction (orders.services.refunds): store credit is paid at once, the original payment is
+    `pending` until the provider, asked after commit, has paid it.
     Raises AlreadyRefunded (409) the second time, IllegalTransition (409) unless received,
     NothingToRefund (409), InvalidInput (400) for an unknown method, Forbidden (403) for staff of
-    another store, RefundFailed (502) when the provider fails.
+    another store, RefundFailed (502) when no refund provider is configured.
     """
     if method not in RefundMethod.values:
         raise InvalidInput(
@@ -591,68 +573,18 @@ def refund_return(
             )
         _spread_over_lines(return_request, amounts, total)
 
-        exchange_part = min(max(exchange_credit, Decimal("0.00")), total)
-        rest = total - exchange_part
-        # The part of the order once paid with store credit returns as store credit.
-        if method == RefundMethod.STORE_CREDIT:
-            credit_part = rest
-        else:
-            credit_part = min(_money(rest * order.store_credit_used / paid), rest)
-        money_part = rest - credit_part
-        credit_part += exchange_part
-
-        refunds: list[Refund] = []
-        reference = return_request.number
-        if money_part > 0:
-            try:
-                provider = refund_provider_for(order)
-            except RefundProviderError as exc:
-                raise RefundFailed(str(exc))
-            money_refund = Refund.objects.create(
-                return_request=return_request,
-                order=order,
-                method=RefundMethod.ORIGINAL,
-                amount=money_part,
-                provider=provider.name,
-                created_by_user=_user(actor),
-            )
-            refunds.append(money_refund)
-        if credit_part > 0:
-            refund = Refund.objects.create(
-                return_request=return_request,
-                order=order,
-                method=RefundMethod.STORE_CREDIT,
-                amount=credit_part,
-                provider=STORE_CREDIT_PROVIDER,
-                created_by_user=_user(actor),
-            )
-            entry = add_store_credit_entry(
-                customer=return_request.customer,
-                amount=credit_part,
-                reason=f"Refund for return {reference}",
-                cause_type="return",
-                cause_id=return_request.pk,
-            )
-            refund.provider_reference = f"credit-{entry.pk}"
-            refund.save(update_fields=["provider_reference", "updated_at"])
-            refunds.append(refund)
-            record_timeline_event(
-                customer=return_request.customer,
-                kind=TimelineKind.STORE_CREDIT,
-                channel=actor.channel,
-                summary=f"{credit_part} {order.currency} store credit for return {reference}",
-                actor=actor,
-                store=return_request.store,
-                subject_type="return",
-                subject_id=return_request.pk,
-            )
-
-        order.payment_status = (
-            PaymentStatus.REFUNDED if already + total >= paid else PaymentStatus.PARTIALLY_REFUNDED
+        refunds = book_refunds(
+            actor=actor,
+            order=order,
+            amount=total,
+            method=method,
+            return_request=return_request,
+            exchange_credit=exchange_credit,
+            reason=note or f"Return {return_request.number}",
         )
-        order.save(update_fields=["payment_status", "updated_at"])
         return_request.refunded_at = timezone.now()
         return_request.save(update_fields=["status", "refunded_at", "updated_at"])
+        reference = return_request.number
         how = " and ".join(
             f"{r.amount} {order.currency} "
             + (
@@ -673,20 +605,6 @@ def refund_return(
             subject_id=return_request.pk,
             data={"refunds": [{"method": r.method, "amount": str(r.amount)} for r in refunds]},
         )
-        if money_part > 0:
-            # The provider is asked last, so that nothing but the commit can fail after the money
-            # has gone; if it fails, everything above rolls back and the return stays received.
-            try:
-                reference_out = provider.refund(order, money_part, reference)
-            except Exception as exc:  # noqa: BLE001 - whatever the provider raises, nothing is refunded
-                raise RefundFailed(
-                    f"The refund of {money_part} {order.currency} for return {reference} failed: {exc}",
-                    extra={"provider": provider.name},
-                )
-            money_refund.provider_reference = str(reference_out)[:100]
-            money_refund.save(update_fields=["provider_reference", "updated_at"])
-        if refunds:
-            outbox.enqueue("orders.send_refund_issued_email", {"return_id": return_request.pk})
     return refunds
 
 

@@ -24,6 +24,7 @@ def send_return_received_email(return_id: int) -> bool:
 @outbox.handler("orders.send_refund_issued_email")
 def send_refund_issued_email(return_id: int) -> bool:
     return_request = return_with_details().filter(pk=return_id).first()
+    # Queued once every refund of the return is paid (orders.services.refunds).
     if return_request is None or not return_request.refunds.all():
         return False
     return send_email_once(
