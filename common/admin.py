@@ -93,8 +93,16 @@ class ApiClientAdmin(admin.ModelAdmin):
 
 @admin.register(UserToken)
 class UserTokenAdmin(ReadOnlyAdmin):
-    list_display = ("user", "key_prefix", "created_at", "last_used_at", "revoked_at")
-    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    list_display = (
+        "user",
+        "kind",
+        "key_prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
     list_select_related = ("user",)
     search_fields = ("user__username", "user__email", "key_prefix")
     actions = ("revoke",)

@@ -1,14 +1,21 @@
-"""POST /api/v1/auth/token/: a token for a staff or customer login."""
+"""POST /api/v1/auth/token/ and /auth/logout/: tokens for staff and customer logins."""
 
-from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
-from rest_framework.permissions import AllowAny
+from django.contrib.auth import authenticate, logout
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.auth import issue_user_token
 from common.errors import ApplicationError
+from common.models import UserToken
+from common.security import locked_out_error
+from common.services import revoke_user_tokens
+from common.throttling import LoginThrottle, PerCallerThrottle
+
+ERROR = OpenApiResponse(description='Error body: {"type", "detail", "errors", "code"?}')
 
 
 class TokenRequestInput(serializers.Serializer):
@@ -26,17 +33,52 @@ class InvalidCredentials(ApplicationError):
 class ObtainTokenView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [LoginThrottle, PerCallerThrottle]
 
     @extend_schema(
         request=TokenRequestInput,
-        responses={200: inline_serializer("TokenOutput", {"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer("TokenOutput", {"token": serializers.CharField()}),
+            401: ERROR,
+            403: OpenApiResponse(
+                description='Locked out after too many failures: code "locked_out"'
+            ),
+            429: ERROR,
+        },
         auth=[],
         summary="Exchange a staff or customer login for an API token",
+        description=(
+            "Staff tokens last 12 hours, customer tokens 30 days (by default). After 5 failed "
+            "attempts for a username from one address, that pair is locked out for 15 minutes: "
+            "403 with code locked_out, even with the right password."
+        ),
     )
     def post(self, request):
         data = TokenRequestInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
+        # The Django request: django-axes counts the attempt and flags a lock-out on it.
+        django_request = request._request
+        user = authenticate(django_request, **data.validated_data)
+        if getattr(django_request, "axes_locked_out", False):
+            raise locked_out_error()
         if user is None:
             raise InvalidCredentials("Wrong username or password.")
         return Response({"token": issue_user_token(user)})
+
+
+class LogoutView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={204: None, 401: ERROR, 403: ERROR},
+        summary="Revoke the presented token (a login's session ends too)",
+    )
+    def post(self, request):
+        if isinstance(request.auth, UserToken):
+            revoke_user_tokens([request.auth])
+        elif request.auth is None:
+            logout(request._request)
+        else:
+            raise PermissionDenied("An API client's key is revoked by an administrator.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,3 +7,6 @@ class CommonConfig(AppConfig):
 
     def ready(self) -> None:
         from common import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from common.security import connect_signals
+
+        connect_signals()

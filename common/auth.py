@@ -1,10 +1,17 @@
-"""`Authorization: Token <key>` for API clients, staff and customer logins; keys stored hashed."""
+"""`Authorization: Token <key>` for API clients, staff and customer logins; keys stored hashed.
 
+A login's token lives OMNIS_STAFF_TOKEN_TTL (staff) or OMNIS_CUSTOMER_TOKEN_TTL (customers), ends
+with POST /api/v1/auth/logout/, and every token of a login ends when its password changes
+(common.security). last_used_at is written at most once per OMNIS_TOKEN_LAST_USED_RESOLUTION.
+"""
+
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from common.actor import ClientPrincipal
-from common.models import ApiClient, UserToken, hash_key, new_key
+from common.models import ApiClient, TokenKind, UserToken, hash_key, new_key
 
 
 def create_api_client_key(*, name: str, channel: str) -> tuple[ApiClient, str]:
@@ -16,10 +23,45 @@ def create_api_client_key(*, name: str, channel: str) -> tuple[ApiClient, str]:
     return client, key
 
 
+def token_kind_of(user) -> str:
+    """Staff (anyone who may use the admin or works in a store) get the shorter lifetime."""
+    from common.permissions import customer_of, is_staff_user
+
+    if user.is_staff or user.is_superuser or is_staff_user(user):
+        return TokenKind.STAFF
+    return TokenKind.CUSTOMER if customer_of(user) is not None else TokenKind.STAFF
+
+
 def issue_user_token(user) -> str:
+    """A new token for a staff or customer login; the clear key is returned once."""
     key = new_key()
-    UserToken.objects.create(user=user, key_prefix=key[:8], key_hash=hash_key(key))
+    kind = token_kind_of(user)
+    lifetime = (
+        settings.OMNIS_CUSTOMER_TOKEN_TTL
+        if kind == TokenKind.CUSTOMER
+        else settings.OMNIS_STAFF_TOKEN_TTL
+    )
+    UserToken.objects.create(
+        user=user,
+        key_prefix=key[:8],
+        key_hash=hash_key(key),
+        kind=kind,
+        expires_at=timezone.now() + lifetime,
+    )
     return key
+
+
+def _note_use(token: UserToken) -> None:
+    # One conditional UPDATE, and only when the stored time is older than the resolution: most
+    # requests write nothing, and concurrent requests do not queue on the row.
+    now = timezone.now()
+    stale = now - settings.OMNIS_TOKEN_LAST_USED_RESOLUTION
+    if token.last_used_at is not None and token.last_used_at > stale:
+        return
+    UserToken.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale), pk=token.pk
+    ).update(last_used_at=now)
+    token.last_used_at = now
 
 
 def revoke_api_client(client: ApiClient) -> None:
@@ -52,6 +94,9 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.")
         if token.revoked_at is not None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("This token has been revoked.")
+        if token.expires_at <= timezone.now():
+            raise exceptions.AuthenticationFailed("This token has expired; request a new one.")
+        _note_use(token)
         return token.user, token
 
     def authenticate_header(self, request) -> str:

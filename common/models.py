@@ -53,14 +53,21 @@ class ApiClient(TimeStampedModel):
         return f"{self.name} ({self.channel})"
 
 
+class TokenKind(models.TextChoices):
+    STAFF = "staff", "Staff login"
+    CUSTOMER = "customer", "Customer login"
+
+
 class UserToken(TimeStampedModel):
-    """An API token of a staff or customer login, stored hashed."""
+    """An API token of a staff or customer login, stored hashed; it expires (lifetime per kind)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
     key_prefix = models.CharField(max_length=8)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=TokenKind.choices, default=TokenKind.STAFF)
+    expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

@@ -78,3 +78,11 @@ def revoke_user_tokens(tokens: Iterable[UserToken]) -> int:
     return UserToken.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+
+
+def revoke_tokens_of_login(*, user) -> int:
+    """Every live token of a staff or customer login, e.g. after its password changed.
+    Returns how many were revoked."""
+    return UserToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )

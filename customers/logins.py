@@ -5,6 +5,7 @@ from django.db import transaction
 
 from common.actor import Actor
 from common.models import Channel
+from common.passwords import check_new_password
 from customers.exceptions import CustomerConflict, InvalidCustomerData
 from customers.models import Customer
 from customers.services import find_or_create_customer
@@ -24,6 +25,7 @@ def create_or_update_customer_login(
 
     Running it again sets the new password. Returns (user, customer, created) where created says
     whether the login is new. Raises InvalidCustomerData for a bad e-mail or an empty password,
+    InvalidInput for a password that AUTH_PASSWORD_VALIDATORS refuse,
     CustomerConflict when the customer is already linked to another login or the username is taken
     by a staff login.
     """
@@ -59,6 +61,7 @@ def create_or_update_customer_login(
         )
     if customer.user_id not in (None, user.pk):
         raise CustomerConflict("This customer already has another login.", code="login_conflict")
+    check_new_password(password, user=user, detail="Invalid customer login.")
     user.set_password(password)
     user.is_active = True
     user.save()

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from common.errors import InvalidInput
+from common.passwords import check_new_password
 from stores.models import StaffRole, Store, StoreMembership
 
 # Every staff login may look at the retail apps; what they may change depends on the role.
@@ -92,7 +93,8 @@ def create_or_update_staff(
 
     The login can use the admin (is_staff), works in exactly the given stores with the given role
     (memberships of other stores are removed) and belongs to the role's group only.
-    Returns (user, created). Raises InvalidInput for an unknown role, no store or no password.
+    Returns (user, created). Raises InvalidInput for an unknown role, no store, no password or a
+    password that AUTH_PASSWORD_VALIDATORS refuse.
     """
     errors: dict[str, list[str]] = {}
     if role not in StaffRole.values:
@@ -113,6 +115,8 @@ def create_or_update_staff(
     user.first_name = first_name or user.first_name
     user.last_name = last_name or user.last_name
     user.email = email or user.email
+    # Validators see the login's names (similarity check); a refusal rolls the new login back.
+    check_new_password(password, user=user, detail="Invalid staff login.")
     user.set_password(password)
     user.save()
 

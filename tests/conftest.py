@@ -2,6 +2,7 @@ import socket
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from common.auth import issue_user_token
@@ -28,6 +29,14 @@ def service_reachable(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters start at zero in every test."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def token_client(key: str) -> APIClient:

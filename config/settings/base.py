@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "axes",
     "common",
     "stores",
     "inventory",
@@ -42,10 +43,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # NUL, unpaired surrogates and ids beyond 64 bits: 400/404 before any view (common.input_guard).
+    "common.input_guard.RefuseUnstorableInput",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login refused for too many failures into the lock-out answer (metrics count it).
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -97,8 +102,61 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Password guessing (django-axes): every password login (admin and desk, which log in through the
+# admin's page, and POST /api/v1/auth/token/) counts failures per username and address; the 5th
+# failure locks that pair out for 15 minutes. `manage.py axes_reset_username USER` unlocks early.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# 15 minutes from the lock-out, not from the last attempt during it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "common.security.lockout_response"
+# The client's address is REMOTE_ADDR unless a proxy in front is trusted to set X-Forwarded-For
+# (AXES_IPWARE_PROXY_COUNT / NUM_PROXIES = the number of proxies): a header the client can send
+# itself must not pick the counter it is counted on.
+AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    if env.int("NUM_PROXIES", default=0)
+    else ["REMOTE_ADDR"]
+)
+
+# Throttles (DRF, common.throttling): requests per API client, per customer login, per staff
+# login and per address of anonymous callers; the token endpoint also per address. Generous by
+# default: they stop floods, not a busy shop. "None" switches one off.
+OMNIS_THROTTLE_RATES = {
+    "client": env("OMNIS_THROTTLE_CLIENT", default="6000/min"),
+    "customer": env("OMNIS_THROTTLE_CUSTOMER", default="600/min"),
+    "staff": env("OMNIS_THROTTLE_STAFF", default="3000/min"),
+    "anon": env("OMNIS_THROTTLE_ANON", default="600/min"),
+    "login": env("OMNIS_THROTTLE_LOGIN", default="60/min"),
+}
+
+# API tokens of staff and customer logins expire; a password change revokes them all.
+OMNIS_STAFF_TOKEN_TTL = timedelta(hours=env.int("OMNIS_STAFF_TOKEN_TTL_HOURS", default=12))
+OMNIS_CUSTOMER_TOKEN_TTL = timedelta(days=env.int("OMNIS_CUSTOMER_TOKEN_TTL_DAYS", default=30))
+# last_used_at is written at most this often per token (one UPDATE, not one per request).
+OMNIS_TOKEN_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# Throttle counters (and anything else cached) live in Redis when REDIS_URL is set, so that every
+# web process counts together; without it each process counts for itself in memory.
+if env("REDIS_URL", default=""):
+    CACHES = {"default": env.cache_url("REDIS_URL")}  # Django's own RedisCache
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "Europe/Berlin"
@@ -164,6 +222,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
     "EXCEPTION_HANDLER": "common.exceptions.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "common.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["common.throttling.PerCallerThrottle"],
+    # The address DRF throttles anonymous callers by: see AXES_IPWARE_PROXY_COUNT.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

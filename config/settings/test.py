@@ -12,3 +12,7 @@ DEBUG = False
 
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# Each test process counts throttles on its own (never a shared Redis); tests that check a rate set
+# a small one themselves, and the conftest empties the cache between tests.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

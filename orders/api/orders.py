@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from common.actor import Actor
 from common.idempotency import idempotent
+from common.input_guard import MAX_ID
 from common.models import Channel
 from common.pagination import PageNumberPagination
 from common.permissions import (
@@ -81,7 +82,10 @@ class OrderLineCreateInput(serializers.Serializer):
 
 class OrderCreateInput(serializers.Serializer):
     customer = serializers.IntegerField(
-        required=False, help_text="Customer id; a customer login may leave it out (itself)."
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Customer id; a customer login may leave it out (itself).",
     )
     channel = serializers.ChoiceField(choices=CLIENT_CHANNELS + (Channel.STORE,), required=False)
     fulfilment = serializers.ChoiceField(choices=[Fulfilment.PICKUP, Fulfilment.DELIVERY])
@@ -286,8 +290,8 @@ class OrderOutput(serializers.ModelSerializer):
 
 
 class HandOverLineInput(serializers.Serializer):
-    order_line = serializers.IntegerField()
-    quantity = serializers.IntegerField(min_value=0)
+    order_line = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    quantity = serializers.IntegerField(min_value=0, max_value=9999)
 
 
 class HandOverInput(serializers.Serializer):

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from common.actor import Actor, actor_from_request
 from common.idempotency import idempotent
+from common.input_guard import MAX_ID
 from common.models import Channel
 from common.permissions import IsCustomerLogin, IsStaffMember, customer_of, is_channel_client
 from customers.models import Customer
@@ -94,7 +95,7 @@ class ReservationCancelInput(serializers.Serializer):
 
 
 class ReservationCollectLineInput(serializers.Serializer):
-    reservation_line = serializers.IntegerField()
+    reservation_line = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(min_value=0, max_value=999)
 
 

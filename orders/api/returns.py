@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from common.actor import actor_from_request
 from common.idempotency import idempotent
+from common.input_guard import MAX_ID
 from common.models import Channel
 from common.pagination import PageNumberPagination
 from common.permissions import IsCustomerLogin, IsStaffMember, customer_of, is_channel_client
@@ -50,8 +51,10 @@ from stores.selectors import store_ids_for_staff
 
 
 class ReturnLineCreateInput(serializers.Serializer):
-    order_line = serializers.IntegerField(min_value=1, help_text="Id of the order line.")
-    quantity = serializers.IntegerField(min_value=1)
+    order_line = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Id of the order line."
+    )
+    quantity = serializers.IntegerField(min_value=1, max_value=9999)
     reason = serializers.ChoiceField(choices=ReturnReason.choices)
     reason_text = serializers.CharField(
         required=False, allow_blank=True, max_length=500, default=""
@@ -141,7 +144,7 @@ class ReturnOutput(serializers.ModelSerializer):
 
 
 class ReturnReceiveLineInput(serializers.Serializer):
-    return_line = serializers.IntegerField(min_value=1)
+    return_line = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     condition = serializers.ChoiceField(choices=LineCondition.choices)
 
 
@@ -168,7 +171,7 @@ class ExchangeLineInput(serializers.Serializer):
     sku = serializers.SlugRelatedField(
         slug_field="sku", queryset=Variant.objects.filter(is_active=True), source="variant"
     )
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=9999)
 
 
 class ReturnExchangeInput(serializers.Serializer):

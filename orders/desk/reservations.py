@@ -20,6 +20,7 @@ from common.permissions import is_staff_user
 from customers.normalise import normalise_phone
 from customers.selectors import find_customers
 from inventory.models import Variant
+from orders.desk.numbers import MAX_QUANTITY, object_id, whole_number
 from orders.models import Reservation
 from orders.selectors.reservations import (
     active_reservations_in_stores,
@@ -134,14 +135,17 @@ def phone_desk_reserve(request):
         return redirect(back)
     customer = None
     if post.get("customer"):
-        customer = customer_for_desk(int(post["customer"])) if post["customer"].isdigit() else None
+        customer_id = object_id(post["customer"])
+        customer = customer_for_desk(customer_id) if customer_id else None
         if customer is None:
             messages.error(request, "That customer no longer exists.")
             return redirect(back)
-    try:
-        quantity = int(post.get("quantity", "1"))
-    except ValueError:
-        quantity = 0
+    quantity = whole_number(post.get("quantity", "1"), minimum=1, maximum=MAX_QUANTITY)
+    if quantity is None:
+        messages.error(
+            request, f"Not reserved. The quantity must be a whole number from 1 to {MAX_QUANTITY}."
+        )
+        return redirect(back)
     try:
         expires_at = _deadline(post.get("expires_at", ""), store)
         reservation = reserve_for_customer(

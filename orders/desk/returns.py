@@ -17,6 +17,7 @@ from common.errors import ApplicationError
 from common.models import Channel
 from common.permissions import is_staff_user
 from customers.services import store_credit_balance
+from orders.desk.numbers import MAX_QUANTITY, object_id, whole_number
 from orders.models import LineCondition, Order, RefundMethod, Return, ReturnReason, ReturnStatus
 from orders.selectors.returns import (
     find_orders_for_counter,
@@ -123,11 +124,10 @@ def return_order_submit(request, number: str):
     lines: list[ReturnLineRequest] = []
     conditions: list[str] = []
     for raw in request.POST.getlist("line"):
-        try:
-            pk = int(raw)
-            quantity = int(request.POST.get(f"quantity_{pk}", "1"))
-        except ValueError:
-            messages.error(request, "Quantities are whole numbers.")
+        pk = object_id(raw)
+        quantity = whole_number(request.POST.get(f"quantity_{pk}", "1"), minimum=1)
+        if pk is None or quantity is None:
+            messages.error(request, f"Quantities are whole numbers from 1 to {MAX_QUANTITY}.")
             return redirect(back)
         lines.append(
             ReturnLineRequest(

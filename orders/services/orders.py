@@ -605,7 +605,10 @@ def _hand_over(
                 extra={"locked_at": locked.handover_locked_at.isoformat()},
             )
         given = (pickup_code or "").strip().upper()
-        if not locked.pickup_code or not secrets.compare_digest(given, locked.pickup_code):
+        # Bytes: compare_digest refuses non-ASCII text, and a typed "Ä" is just a wrong code.
+        if not locked.pickup_code or not secrets.compare_digest(
+            given.encode(), locked.pickup_code.encode()
+        ):
             raise WrongPickupCode(
                 "The pickup code does not match this order.",
                 errors={"pickup_code": ["Wrong code."]},
