@@ -82,7 +82,8 @@ class TestImportStock:
             f"{c.sku},XXX-99,3\n"  # 5: unknown store
             f"{c.sku},BER-01,-2\n"  # 6: negative
             f"{c.sku},BER-01,zwei\n"  # 7: not a number
-            f"{c.sku},BER-0"  # 8: truncated last line
+            f"{c.sku},BER-01,99999999999999999999\n"  # 8: beyond any stock column
+            f"{c.sku},BER-0"  # 9: truncated last line
         )
         out = run("import_stock", path, "--no-progress")
         assert StockItem.objects.get(variant=a, store=store).on_hand == 7
@@ -92,8 +93,9 @@ class TestImportStock:
         assert "line 5: unknown store 'XXX-99'" in out
         assert "line 6: on_hand -2 is negative" in out
         assert "line 7: on_hand 'zwei' is not a whole number" in out
-        assert "line 8: expected 3 fields" in out
-        assert "7 rows: 2 changed, 0 unchanged, 5 skipped or refused" in out
+        assert "line 8: on_hand 99999999999999999999 is more than 10000000" in out
+        assert "line 9: expected 3 fields" in out
+        assert "8 rows: 2 changed, 0 unchanged, 6 skipped or refused" in out
         adjustments = StockMovement.objects.filter(kind=MovementKind.ADJUSTMENT)
         assert {(m.on_hand_delta, m.cause_type) for m in adjustments} == {
             (-3, CauseType.IMPORT_BATCH),

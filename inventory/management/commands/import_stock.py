@@ -20,6 +20,8 @@ from inventory.services import StockCount
 from stores.selectors import active_stores
 
 COLUMNS = ("sku", "store", "on_hand")
+# The largest count a stock adjustment takes (the API refuses more, too).
+MAX_COUNT = 10_000_000
 
 
 @dataclass
@@ -103,6 +105,10 @@ class Command(BaseCommand):
             return None
         if counted < 0:
             report.add(line, f"on_hand {counted} is negative")
+            return None
+        if counted > MAX_COUNT:
+            # A stock column holds 32 bits; a count this high is a typo, not a shelf.
+            report.add(line, f"on_hand {counted} is more than {MAX_COUNT}")
             return None
         if code not in self.stores:
             report.add(line, f"unknown store {code!r}")
