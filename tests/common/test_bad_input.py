@@ -6,7 +6,7 @@ import json
 import pytest
 from django.test import Client
 
-from common.input_guard import UNSTORABLE_TEXT
+from common.input_guard import NUMBER_TOO_LARGE, UNSTORABLE_TEXT
 from orders.models import Order, Reservation, Return
 from orders.models.orders import OrderStatus
 from stores.models import StaffRole
@@ -148,8 +148,37 @@ class TestApiNumbers:
         order = ready_order(store)
         body = {"order": order.number, "method": "mail", "lines": [{"order_line": TOO_BIG}]}
         body["lines"][0].update(quantity=1, reason="too_small")
-        assert_refused(web.post("/api/v1/returns/", body, format="json"))
+        response = web.post("/api/v1/returns/", body, format="json")
+        assert_refused(response)
+        # Refused as a number no column holds, before any look-up.
+        assert response.json()["errors"] == {"lines.0.order_line": [NUMBER_TOO_LARGE]}
         assert not Return.objects.exists()
+
+    @pytest.mark.parametrize("line_id", [TOO_BIG, 10**30, -(2**63) - 1])
+    def test_huge_reservation_line_at_collection(self, store, line_id):
+        from tests.orders.factories_reservations import reservation_for
+
+        reservation = reservation_for(store)
+        response = staff_api(store).post(
+            f"/api/v1/staff/reservations/{reservation.pk}/collect/",
+            {"lines": [{"reservation_line": line_id, "quantity": 1}]},
+            format="json",
+        )
+        assert_refused(response)
+        reservation.refresh_from_db()
+        assert reservation.status == "active"
+
+    @pytest.mark.parametrize("quantity", [2**31, TOO_BIG])
+    def test_quantities_beyond_any_stock_column(self, web, store, quantity):
+        variant = stocked_variant(store, 5)
+        body = {
+            "customer": CustomerFactory().pk,
+            "fulfilment": "pickup",
+            "pickup_store": store.code,
+            "lines": [{"sku": variant.sku, "quantity": quantity}],
+        }
+        assert_refused(web.post("/api/v1/orders/", body, format="json"))
+        assert not Order.objects.exists()
 
     @pytest.mark.parametrize("code", ["ÄÖÜ123", "日本語", "ß"])
     def test_non_ascii_pickup_code(self, store, code):
