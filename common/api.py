@@ -1,6 +1,6 @@
 """POST /api/v1/auth/token/ and /auth/logout/: tokens for staff and customer logins."""
 
-from django.contrib.auth import authenticate, logout
+from django.contrib.auth import authenticate, logout, user_logged_in
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -63,6 +63,8 @@ class ObtainTokenView(APIView):
             raise locked_out_error()
         if user is None:
             raise InvalidCredentials("Wrong username or password.")
+        # A login like the admin's: last_login is noted and axes starts the failure count afresh.
+        user_logged_in.send(sender=user.__class__, request=django_request, user=user)
         return Response({"token": issue_user_token(user)})
 
 

@@ -105,6 +105,17 @@ class TestLockOut:
             admin_login(client, user.username, "wrong-guess")
         assert admin_login(client, user.username, PASSWORD).status_code == 302
 
+    def test_a_token_before_the_limit_starts_the_count_again(self, anon, store):
+        user = staff_user(store)
+        for _ in range(4):
+            ask_token(anon, user.username, "wrong-guess")
+        assert ask_token(anon, user.username, PASSWORD).status_code == 200
+        for _ in range(4):
+            assert ask_token(anon, user.username, "wrong-guess").status_code == 401
+        assert ask_token(anon, user.username, PASSWORD).status_code == 200
+        user.refresh_from_db()
+        assert user.last_login is not None
+
 
 class TestThrottles:
     @pytest.fixture
