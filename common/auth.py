@@ -41,12 +41,15 @@ def issue_user_token(user) -> str:
         if kind == TokenKind.CUSTOMER
         else settings.OMNIS_STAFF_TOKEN_TTL
     )
+    now = timezone.now()
     UserToken.objects.create(
         user=user,
         key_prefix=key[:8],
         key_hash=hash_key(key),
         kind=kind,
-        expires_at=timezone.now() + lifetime,
+        expires_at=now + lifetime,
+        # Issuing is the first use: the requests of the next minute write nothing.
+        last_used_at=now,
     )
     return key
 
