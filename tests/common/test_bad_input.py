@@ -60,6 +60,7 @@ class TestApiText:
             "fulfilment": "pickup",
             "pickup_store": store.code,
             "lines": [{"sku": variant.sku, "quantity": 1}],
+            "payment_reference": "psp_test_1",
             "shipping_address": {"street": text},
         }
         assert_refused(post_json(web, "/api/v1/orders/", body))
@@ -116,10 +117,13 @@ class TestApiNumbers:
             "fulfilment": "pickup",
             "pickup_store": store.code,
             "lines": [{"sku": variant.sku, "quantity": 1}],
+            "payment_reference": "psp_test_1",
         }
-        assert_refused(web.post("/api/v1/orders/", body, format="json"))
-        body["customer"] = 10**30
-        assert_refused(web.post("/api/v1/orders/", body, format="json"))
+        for customer in (TOO_BIG, 10**30, -(2**63) - 1):
+            body["customer"] = customer
+            response = web.post("/api/v1/orders/", body, format="json")
+            assert_refused(response)
+            assert list(response.json()["errors"]) == ["customer"]
         assert not Order.objects.exists()
 
     def test_huge_customer_id_in_a_reservation(self, phone_desk, store):
@@ -176,8 +180,11 @@ class TestApiNumbers:
             "fulfilment": "pickup",
             "pickup_store": store.code,
             "lines": [{"sku": variant.sku, "quantity": quantity}],
+            "payment_reference": "psp_test_1",
         }
-        assert_refused(web.post("/api/v1/orders/", body, format="json"))
+        response = web.post("/api/v1/orders/", body, format="json")
+        assert_refused(response)
+        assert [k.split(".")[0] for k in response.json()["errors"]] == ["lines"]
         assert not Order.objects.exists()
 
     @pytest.mark.parametrize("code", ["ÄÖÜ123", "日本語", "ß"])
