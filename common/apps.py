@@ -6,4 +6,7 @@ class CommonConfig(AppConfig):
     verbose_name = "API access"
 
     def ready(self) -> None:
-        from common import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from common import (
+            schema,  # noqa: F401 - registers the OpenAPI auth extension
+            webhooks,  # noqa: F401 - registers the outbox handler for deliveries
+        )
