@@ -233,12 +233,6 @@ class WebhookDelivery(models.Model):
             models.UniqueConstraint(
                 fields=["subscription", "event_id"], name="webhook_delivery_event_once"
             ),
-            # A burst of stock movements: one delivery not yet tried per subscription and subject.
-            models.UniqueConstraint(
-                fields=["subscription", "subject"],
-                condition=models.Q(coalesce=True, state="pending", attempts=0),
-                name="webhook_delivery_coalesced_once",
-            ),
         ]
         indexes = [
             models.Index(

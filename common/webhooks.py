@@ -12,9 +12,10 @@ so the event exists exactly when the change commits, and is sent after commit by
 - Per subscription and subject, deliveries go out in the order they were written: one whose
   predecessor is still pending waits for it (a dead one no longer blocks). `sequence` increases
   per subject, so a receiver can also drop what is older than what it has.
-- `publish_coalesced(event_type, subjects=...)` is for bursts (stock movements): at most one
-  untried delivery per subscription and subject; its data is read by the type's registered
-  reader when it is first sent and then kept, so retries carry the same body.
+- `publish_coalesced(event_type, subjects=...)` is for bursts (stock movements): a delivery not
+  yet tried takes every further change of its subject along; its data is read by the type's
+  registered reader when it is first sent and then kept, so retries carry the same body. A
+  change while it is being sent gets a new delivery, which waits for it (nothing is missed).
 - `replay()` sends a delivered or dead delivery again under its event id.
 
 Publishing costs nothing when nobody subscribed to the type: the subscribed types are read at
@@ -164,15 +165,17 @@ def publish(event_type: str, data: dict, *, subject: str) -> None:
 def publish_coalesced(event_type: str, *, subjects: Iterable[str]) -> None:
     """Tell subscribers that these subjects changed; their data is read when sent.
 
-    A subscription gets at most one delivery not yet tried per subject: a burst of changes is one
-    event carrying the state at the time it goes out."""
+    A burst of changes is one event carrying the state at the time it goes out: a delivery not
+    yet tried takes the change along. It is locked until the caller commits, so the sender, which
+    locks it before reading the data, reads this change too. One that a sender holds (being sent
+    now, with data read already) is skipped, not waited for: a new delivery follows it."""
     subscriptions = _subscriptions_for(event_type)
     if not subscriptions:
         return
     subjects = list(dict.fromkeys(subjects))
     for start in range(0, len(subjects), 500):
         chunk = subjects[start : start + 500]
-        untried = WebhookDelivery.objects.filter(
+        untried = WebhookDelivery.objects.select_for_update(skip_locked=True).filter(
             subscription_id__in=subscriptions,
             subject__in=chunk,
             coalesce=True,
@@ -192,14 +195,7 @@ def publish_coalesced(event_type: str, *, subjects: Iterable[str]) -> None:
             for subscription_id in subscriptions
             if (subscription_id, subject) not in waiting
         ]
-        if not fresh:
-            continue
-        # A concurrent change may have written one meanwhile: the unique index keeps it single,
-        # and that delivery will read this change too.
-        WebhookDelivery.objects.bulk_create(fresh, ignore_conflicts=True)
-        for delivery in WebhookDelivery.objects.filter(
-            event_id__in=[d.event_id for d in fresh]
-        ).only("pk"):
+        for delivery in WebhookDelivery.objects.bulk_create(fresh):
             _queue(delivery)
 
 
