@@ -290,7 +290,23 @@ def _wake_next(delivery: WebhookDelivery) -> None:
         next_attempt_at=timezone.now()
     )
     if woken:
-        transaction.on_commit(lambda: outbox.relay([following]))
+        transaction.on_commit(lambda: _relay_woken(following))
+
+
+_waking = threading.local()
+
+
+def _relay_woken(message_id: int) -> None:
+    # A loop, not recursion: each delivery wakes the next one of a possibly long line.
+    if getattr(_waking, "line", None) is not None:
+        _waking.line.append(message_id)
+        return
+    _waking.line = [message_id]
+    try:
+        while _waking.line:
+            outbox.relay([_waking.line.pop(0)])
+    finally:
+        _waking.line = None
 
 
 def _pending(delivery_id: int) -> WebhookDelivery | None:

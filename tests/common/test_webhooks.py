@@ -485,3 +485,22 @@ class TestApi:
         schema = anon.get("/api/schema/", {"format": "json"}).json()
         assert {"/api/v1/webhooks/", "/api/v1/webhooks/{id}/deliveries/"} <= set(schema["paths"])
         assert "WebhookEvent" in schema["components"]["schemas"]
+
+
+def test_a_long_line_of_waiting_events_is_sent_in_order_once_the_first_goes_through(
+    web, receiver
+):
+    endpoint = receiver(["500"])
+    subscribe(web, endpoint.url, ["order.status_changed"])
+    with committed():
+        with transaction.atomic():
+            webhooks.publish("order.status_changed", {"n": 0}, subject="order:W-20")
+        for n in range(1, 60):  # each waits for the first (500) without a request of its own
+            with transaction.atomic():
+                webhooks.publish("order.status_changed", {"n": n}, subject="order:W-20")
+    assert len(endpoint.requests) == 1
+
+    with committed():
+        outbox.deliver(WebhookDelivery.objects.order_by("pk").first().outbox_message_id)
+
+    assert [e["data"]["n"] for e in endpoint.applied] == list(range(60))
