@@ -487,9 +487,7 @@ class TestApi:
         assert "WebhookEvent" in schema["components"]["schemas"]
 
 
-def test_a_long_line_of_waiting_events_is_sent_in_order_once_the_first_goes_through(
-    web, receiver
-):
+def test_a_long_line_of_waiting_events_is_sent_in_order_once_the_first_goes_through(web, receiver):
     endpoint = receiver(["500"])
     subscribe(web, endpoint.url, ["order.status_changed"])
     with committed():
