@@ -35,13 +35,16 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
 
 from common import outbox
+from common.errors import InvalidInput
 from common.models import (
     ApiClient,
     OutboxMessage,
@@ -399,10 +402,26 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def _check_subscription(url: str, events: list[str]) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        errors["url"] = ["Enter an http or https URL."]
+    if not events:
+        errors["events"] = ["Name at least one event type."]
+    elif unknown := sorted(set(events) - set(EVENT_TYPES)):
+        errors["events"] = [f"Unknown event type(s): {', '.join(unknown)}."]
+    if errors:
+        raise InvalidInput("Invalid webhook subscription.", errors=errors)
+
+
 @transaction.atomic
 def subscribe(*, client: ApiClient, url: str, events: list[str]) -> WebhookSubscription:
-    """Subscribe the client's URL to these event types; the subscription's secret signs every
-    delivery. The caller checks url and events (the API's input serializer does)."""
+    """Subscribe the client's URL to these event types; the subscription's secret (returned on
+    the subscription, to be shown once) signs every delivery. Raises InvalidInput for a URL that
+    is not http(s) or for no or unknown event types."""
+    _check_subscription(url, events)
     subscription = WebhookSubscription.objects.create(
         client=client, url=url, events=sorted(set(events)), secret=new_secret()
     )

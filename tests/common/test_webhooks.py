@@ -15,6 +15,7 @@ from standardwebhooks import Webhook
 
 from common import outbox, webhooks
 from common.actor import Actor
+from common.errors import InvalidInput
 from common.models import (
     Channel,
     OutboxMessage,
@@ -267,6 +268,21 @@ class TestDelivery:
 
         assert len(endpoint.requests) == 1
         assert WebhookDelivery.objects.get().state == "dead"
+
+
+class TestSubscribe:
+    @pytest.mark.parametrize(
+        ("url", "events", "field"),
+        [
+            ("file:///etc/passwd", ["order.created"], "url"),
+            ("https://shop.example/hooks", [], "events"),
+            ("https://shop.example/hooks", ["order.created", "order.exploded"], "events"),
+        ],
+    )
+    def test_the_service_refuses_what_the_api_refuses(self, web, url, events, field):
+        with pytest.raises(InvalidInput) as refused:
+            webhooks.subscribe(client=web.api_client, url=url, events=events)
+        assert list(refused.value.errors) == [field]
 
 
 class TestPublishing:
