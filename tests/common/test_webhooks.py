@@ -369,10 +369,10 @@ def _item(variant, store):
 
 class TestDomainEvents:
     @pytest.fixture
-    def subscribed(self, web):
+    def subscribed(self, web, receiver):
         subscription = webhooks.subscribe(
             client=web.api_client,
-            url="https://shop.example/hooks",
+            url=receiver().url,
             events=[t for t in webhooks.EVENT_TYPES if t != "stock.changed"],
         )
         return subscription
@@ -390,6 +390,7 @@ class TestDomainEvents:
         assert [(t, s) for t, s, _ in events] == [
             ("order.created", 1),
             ("order.status_changed", 2),
+            ("refund.created", 3),  # a paid order cancelled: its money goes back
         ]
         assert events[0][2]["order"] == order.number and events[0][2]["status"] == "placed"
         assert events[1][2] == {
@@ -398,6 +399,8 @@ class TestDomainEvents:
             "previous_status": "placed",
             "payment_status": "paid",
         }
+        assert events[2][2]["order"] == order.number and events[2][2]["return"] is None
+        assert events[2][2]["amount"] == str(order.total) and events[2][2]["status"] == "pending"
 
     def test_a_reservation_cancelled(self, subscribed, store):
         reservation = reservation_for(store)
@@ -427,7 +430,7 @@ class TestDomainEvents:
         assert [(t, s, d.get("status")) for t, s, d in events] == [
             ("return.status_changed", 1, "received"),
             ("return.status_changed", 2, "refunded"),
-            ("refund.created", 3, None),
+            ("refund.created", 3, "paid"),  # store credit is booked at once
         ]
         assert events[2][2]["amount"] == "30.00" and events[2][2]["method"] == "store_credit"
 
