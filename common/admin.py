@@ -1,8 +1,8 @@
-"""Admin for API clients and login tokens: keys are shown once and never edited."""
+"""Admin for API clients, login tokens, the outbox and webhooks: keys and secrets are shown once."""
 
 from django.contrib import admin, messages
 
-from common import outbox
+from common import outbox, webhooks
 from common.auth import create_api_client_key, revoke_api_client
 from common.models import (
     ApiClient,
@@ -11,6 +11,9 @@ from common.models import (
     OutboxStatus,
     SentNotification,
     UserToken,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from common.services import revoke_user_tokens
 
@@ -162,3 +165,62 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
             queryset.filter(status=OutboxStatus.DEAD).values_list("pk", flat=True)
         )
         self.message_user(request, f"{count} message(s) queued again.", messages.SUCCESS)
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(ReadOnlyAdmin):
+    # The secret is never shown: the client saw it once, when it subscribed.
+    fields = ("client", "url", "events", "created_at", "deleted_at")
+    list_display = ("client", "url", "events", "created_at", "deleted_at")
+    list_filter = (("deleted_at", admin.EmptyFieldListFilter), "client")
+    list_select_related = ("client",)
+    search_fields = ("url", "client__name")
+
+
+class WebhookAttemptInline(ReadOnlyInline):
+    model = WebhookAttempt
+    fields = ("number", "at", "status_code", "error", "state")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    fields = (
+        "subscription",
+        "event_id",
+        "event_type",
+        "subject",
+        "sequence",
+        "state",
+        "attempts",
+        "last_status_code",
+        "created_at",
+        "occurred_at",
+        "delivered_at",
+        "data",
+    )
+    list_display = (
+        "created_at",
+        "event_type",
+        "event_id",
+        "subscription",
+        "state",
+        "attempts",
+        "last_status_code",
+    )
+    list_filter = ("state", "event_type")
+    list_select_related = ("subscription__client",)
+    search_fields = ("event_id", "subject")
+    inlines = (WebhookAttemptInline,)
+    actions = ("redeliver",)
+    show_full_result_count = False
+
+    def has_redeliver_permission(self, request) -> bool:
+        return request.user.has_perm("common.change_webhookdelivery")
+
+    @admin.action(
+        description="Send again under the same event id (delivered or dead only)",
+        permissions=["redeliver"],
+    )
+    def redeliver(self, request, queryset):
+        count = webhooks.replay(delivery_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Queued {count} delivery(ies) again.", messages.SUCCESS)

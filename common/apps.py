@@ -6,7 +6,10 @@ class CommonConfig(AppConfig):
     verbose_name = "API access"
 
     def ready(self) -> None:
-        from common import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from common import (
+            schema,  # noqa: F401 - registers the OpenAPI auth extension
+            webhooks,  # noqa: F401 - registers the outbox handler for deliveries
+        )
         from common.security import connect_signals
 
         connect_signals()

@@ -1,4 +1,5 @@
-"""Cross-app plumbing: channels, API clients, login tokens and idempotency records."""
+"""Cross-app plumbing: channels, API clients, login tokens, idempotency records, the outbox and
+webhook subscriptions."""
 
 import hashlib
 import secrets
@@ -156,3 +157,127 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} #{self.pk} ({self.status})"
+
+
+class WebhookEventType(models.TextChoices):
+    ORDER_CREATED = "order.created", "Order created"
+    ORDER_STATUS_CHANGED = "order.status_changed", "Order status changed"
+    RESERVATION_STATUS_CHANGED = "reservation.status_changed", "Reservation status changed"
+    RETURN_STATUS_CHANGED = "return.status_changed", "Return status changed"
+    REFUND_CREATED = "refund.created", "Refund created"
+    STOCK_CHANGED = "stock.changed", "Stock changed"
+
+
+class WebhookSubscription(TimeStampedModel):
+    """A channel client's URL that receives the events it subscribed to (common.webhooks)."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text="Event types sent to this URL.")
+    # Kept in clear: every delivery is signed with it. Shown to the client once, at creation.
+    secret = models.CharField(max_length=100, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["client"],
+                name="webhook_subscription_active",
+                condition=models.Q(deleted_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client.name} → {self.url}"
+
+
+class WebhookDeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    DEAD = "dead", "Dead"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription, sent under one `event_id` however often it is tried."""
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_id = models.CharField(max_length=40, help_text="The webhook-id header.")
+    event_type = models.CharField(max_length=40, choices=WebhookEventType.choices)
+    subject = models.CharField(
+        max_length=100, help_text="The object the event is about, e.g. order:W-000012."
+    )
+    sequence = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Per subject, increasing; set when the data is fixed."
+    )
+    data = models.JSONField(null=True, blank=True)
+    coalesce = models.BooleanField(
+        default=False, help_text="Data is read when first sent (one delivery for a burst)."
+    )
+    occurred_at = models.DateTimeField(
+        null=True, blank=True, help_text="The body's created_at: when the data was taken."
+    )
+    state = models.CharField(
+        max_length=10,
+        choices=WebhookDeliveryState.choices,
+        default=WebhookDeliveryState.PENDING,
+        db_index=True,
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    outbox_message = models.ForeignKey(
+        OutboxMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "event_id"], name="webhook_delivery_event_once"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["subscription", "subject", "state"], name="webhook_delivery_subject"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} ({self.state})"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery to the subscriber's URL, as it went."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="tries")
+    number = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    state = models.CharField(
+        max_length=10,
+        choices=WebhookDeliveryState.choices,
+        help_text="The delivery's state after this attempt.",
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["delivery", "-at"], name="webhook_attempt_delivery_at")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery.event_id} #{self.number} ({self.status_code or self.error})"
+
+
+class WebhookSequence(models.Model):
+    """The last sequence number given to an event about one subject."""
+
+    subject = models.CharField(max_length=100, unique=True)
+    last = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.subject} #{self.last}"

@@ -42,6 +42,7 @@ class Handler:
     max_attempts: int | None
     give_up_after: timedelta | None
     on_dead: Callable[..., Any] | None = None
+    on_failure: Callable[..., Any] | None = None
 
 
 _HANDLERS: dict[str, Handler] = {}
@@ -53,16 +54,23 @@ def handler(
     max_attempts: int | None = None,
     give_up_after: timedelta | None = None,
     on_dead: Callable[..., Any] | None = None,
+    on_failure: Callable[..., Any] | None = None,
 ) -> Callable:
     """Register the function that carries out messages of `topic`; it is called with the payload
     as keyword arguments and must be idempotent. A message is dead after `max_attempts` failed
     tries (default: setting OMNIS_OUTBOX_MAX_ATTEMPTS) or, if given, once `give_up_after` has
     passed since it was written; `on_dead` is then called with the last error and the payload (in
     the transaction that parks the message) to record the give-up where people look, e.g. a
-    refund `failed`."""
+    refund `failed`.
+
+    The handler's writes roll back when it raises; `on_failure(error=, dead=, **payload)`, if
+    given, is called after each failure (after that rollback, in the relay's transaction) to
+    record it, e.g. a webhook's attempt log."""
 
     def register(function: Callable) -> Callable:
-        _HANDLERS[topic] = Handler(topic, function, max_attempts, give_up_after, on_dead)
+        _HANDLERS[topic] = Handler(
+            topic, function, max_attempts, give_up_after, on_dead, on_failure
+        )
         return function
 
     return register
@@ -72,11 +80,12 @@ def topics() -> list[str]:
     return sorted(_HANDLERS)
 
 
-def enqueue(topic: str, payload: dict | None = None, *, key: str | None = None) -> None:
+def enqueue(topic: str, payload: dict | None = None, *, key: str | None = None) -> int | None:
     """Write a side effect in the caller's transaction; it is carried out after commit.
 
     `key` makes the message unique: a second enqueue with the same key writes nothing (a unique
-    index decides, so two concurrent writers cannot both add it).
+    index decides, so two concurrent writers cannot both add it). Returns the message's id
+    (None with a key: whether it was written is known only after commit).
     """
     if topic not in _HANDLERS:
         raise LookupError(f"No outbox handler for topic '{topic}'.")
@@ -90,6 +99,7 @@ def enqueue(topic: str, payload: dict | None = None, *, key: str | None = None) 
         OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
         message_id = None  # looked up after commit: bulk_create cannot say whether it inserted
     transaction.on_commit(lambda: _after_commit(message_id, key))
+    return message_id
 
 
 # --- after commit ----------------------------------------------------------------------------
@@ -190,6 +200,13 @@ def deliver(message_id: int, *, now=None) -> str:
             else:
                 message.next_attempt_at = now + backoff(message.attempts)
                 log.warning("outbox %s (%s) failed, retry: %s", message.pk, message.topic, exc)
+            if entry is not None and entry.on_failure is not None:
+                dead = message.status == OutboxStatus.DEAD
+                try:
+                    with transaction.atomic():
+                        entry.on_failure(error=exc, dead=dead, **message.payload)
+                except Exception:  # noqa: BLE001 - the message's own bookkeeping comes first
+                    log.exception("outbox %s (%s): on_failure failed", message.pk, message.topic)
             message.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
             return "dead" if message.status == OutboxStatus.DEAD else "retry"
         message.status = OutboxStatus.SENT

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from common import webhooks
 from common.auth import issue_user_token
 from common.models import Channel
 from tests.factories import (
@@ -43,6 +44,12 @@ def token_client(key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_webhook_subscribers():
+    """Each test reads who subscribed afresh (the cache would outlive the rolled-back rows)."""
+    webhooks.forget_subscribed_types()
 
 
 @pytest.fixture

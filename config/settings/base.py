@@ -191,6 +191,13 @@ OMNIS_METRICS_NETWORKS = env.list(
     default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
 )
 OMNIS_METRICS_TOKEN = env("OMNIS_METRICS_TOKEN", default="")
+# Webhooks (common.webhooks): how long a subscriber may take to answer, how long a delivery is
+# retried, and how stale a process's view of who subscribed may be.
+OMNIS_WEBHOOK_TIMEOUT_SECONDS = env.float("OMNIS_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+OMNIS_WEBHOOK_RETRY_HOURS = env.int("OMNIS_WEBHOOK_RETRY_HOURS", default=24)
+OMNIS_WEBHOOK_SUBSCRIBERS_TTL_SECONDS = env.float(
+    "OMNIS_WEBHOOK_SUBSCRIBERS_TTL_SECONDS", default=2.0
+)
 OMNIS_EMAIL_FROM = env("OMNIS_EMAIL_FROM", default="service@omnis.example")
 DEFAULT_FROM_EMAIL = OMNIS_EMAIL_FROM
 
@@ -246,6 +253,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ChannelEnum": "common.models.Channel",
+        "WebhookEventTypeEnum": "common.models.WebhookEventType",
         "ReturnMethodEnum": "orders.models.returns.ReturnMethod",
         "RefundMethodEnum": "orders.models.returns.RefundMethod",
         # What a new order may ask for (inputs) vs. every value an order can have (outputs).

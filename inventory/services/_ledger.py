@@ -12,6 +12,7 @@ from django.utils import timezone
 from common.actor import Actor
 from inventory.exceptions import InvalidStockRequest, StockConflict
 from inventory.models import StockItem, StockMovement, Variant
+from inventory.webhooks import stock_changed
 from stores.models import Store
 
 # (variant, quantity) for goods in; (variant, quantity, cause_id) for promises and sales.
@@ -98,6 +99,7 @@ def _movement(
     cause_id: str = "",
     reason: str = "",
 ) -> StockMovement:
+    stock_changed([item.pk])
     return StockMovement(
         stock_item=item,
         kind=kind,
@@ -228,6 +230,7 @@ def _insert_movements(
     """Ledger rows (stock_item_id, kind, on_hand_delta, reserved_delta, cause_type, cause_id)."""
     if not rows:
         return
+    stock_changed(row[0] for row in rows)
     fields = _actor_fields(actor)
     user_id = fields["actor_user"].pk if fields["actor_user"] else None
     client_id = fields["actor_client"].pk if fields["actor_client"] else None

@@ -24,6 +24,7 @@ from customers.services import add_store_credit_entry, record_timeline_event, st
 from inventory import services as stock
 from inventory.exceptions import InsufficientStock
 from inventory.models import CauseType, Transfer, TransferStatus, Variant
+from orders import webhooks
 from orders.exceptions import (
     AwaitingTransfer,
     HandOverLocked,
@@ -150,6 +151,7 @@ def set_order_status(*, actor: Actor, order: Order, status: str, note: str = "")
             fields.append(TIMESTAMP_FIELD[status])
         order.save(update_fields=fields)
         _record_change(actor=actor, order=order, from_status=previous, to_status=status, note=note)
+        webhooks.order_status_changed(order, previous)
 
 
 # --- placing ---------------------------------------------------------------------------------
@@ -218,6 +220,7 @@ def _create_order(
         # Backends that cannot return ids from a bulk insert: read them back in order.
         order_lines = list(order.lines.order_by("pk"))
     _record_change(actor=actor, order=order, from_status="", to_status=OrderStatus.PLACED)
+    webhooks.order_created(order)
     return order, order_lines
 
 

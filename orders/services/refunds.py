@@ -36,6 +36,7 @@ from common.actor import Actor
 from common.errors import ApplicationError
 from customers.models import TimelineKind
 from customers.services import add_store_credit_entry, record_timeline_event
+from orders import webhooks
 from orders.exceptions import RefundFailed
 from orders.models import (
     Order,
@@ -178,6 +179,7 @@ def book_refunds(
             subject_id=subject_id,
         )
     settle_payment_status(order)
+    webhooks.refunds_created(order, return_request, refunds)
     if refunds:
         _announce_when_paid(refunds[0])
     return refunds

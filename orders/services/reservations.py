@@ -22,6 +22,7 @@ from customers.normalise import normalise_email, normalise_phone
 from customers.services import find_or_create_customer, record_timeline_event
 from inventory import services as stock
 from inventory.models import CauseType, Variant
+from orders import webhooks
 from orders.exceptions import (
     ExtensionLimit,
     InvalidReservation,
@@ -112,6 +113,7 @@ def _move(
     previous = move_status(reservation, Reservation.TRANSITIONS, target, WORKFLOW)
     reservation.save()
     _record_history(reservation, actor=actor, from_status=previous, to_status=target, note=note)
+    webhooks.reservation_status_changed(reservation, previous)
     record_timeline_event(
         customer=reservation.customer,
         kind=kind,

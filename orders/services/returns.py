@@ -34,6 +34,7 @@ from customers.models import TimelineKind
 from customers.services import record_timeline_event
 from inventory import services as stock
 from inventory.models import CauseType, Variant
+from orders import webhooks
 from orders.exceptions import (
     AlreadyRefunded,
     NothingToRefund,
@@ -97,6 +98,7 @@ def _record_status(
 ) -> ReturnStatusChange:
     """Move the return through Return.TRANSITIONS and write the history row."""
     previous = move_status(return_request, Return.TRANSITIONS, target, "return")
+    webhooks.return_status_changed(return_request, previous)
     return ReturnStatusChange.objects.create(
         return_request=return_request,
         from_status=previous,

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.timezone import now
 
+from common import webhooks
 from common.actor import Actor
 from common.auth import issue_user_token
 from common.models import (
@@ -22,6 +23,7 @@ from common.models import (
     OutboxMessage,
     SentNotification,
     UserToken,
+    WebhookAttempt,
     hash_key,
 )
 from customers.models import Customer, PossibleDuplicate, TimelineEvent
@@ -72,7 +74,14 @@ def world(db):
     )
     transfer = Transfer.objects.create(from_store=warehouse, to_store=store)
     TransferLine.objects.create(transfer=transfer, variant=variant, quantity=1)
-    api_client_with_key("webshop", Channel.WEB)
+    webshop, _ = api_client_with_key("webshop", Channel.WEB)
+    subscription = webhooks.subscribe(
+        client=webshop, url="https://shop.example/hooks", events=["order.status_changed"]
+    )
+    webhooks.publish("order.status_changed", {"order": "W-000001"}, subject="order:W-000001")
+    WebhookAttempt.objects.create(
+        delivery=subscription.deliveries.get(), number=1, status_code=500, state="pending", at=now()
+    )
     issue_user_token(staff)
     add_store_credit_entry(customer=customer, amount=Decimal("10.00"), reason="Return R-1")
     IdempotencyKey.objects.create(

@@ -39,9 +39,29 @@ def patient(**payload) -> None:
     raise TimeoutError("still down")
 
 
+NOTED: list[dict] = []
+
+
+def note_failure(*, error, dead, **payload) -> None:
+    from common.models import SentNotification
+
+    # A write of its own: kept although the handler's savepoint was rolled back.
+    SentNotification.objects.create(key=f"failed-{len(NOTED)}", template="x", recipient="y")
+    NOTED.append({"error": str(error), "dead": dead, **payload})
+
+
+@outbox.handler("tests.noted", max_attempts=2, on_failure=note_failure)
+def noted(**payload) -> None:
+    from common.models import SentNotification
+
+    SentNotification.objects.create(key="written-then-rolled-back", template="x", recipient="y")
+    raise ConnectionError("refused")
+
+
 @pytest.fixture(autouse=True)
 def reset():
     CALLS.clear()
+    NOTED.clear()
     FAILURES["left"] = 0
 
 
@@ -151,6 +171,23 @@ class TestRetries:
         message.refresh_from_db()
         assert message.status == OutboxStatus.SENT
         assert CALLS == [{"n": 1}]
+
+    def test_on_failure_records_each_failure_after_the_rollback_and_knows_the_last(self, db):
+        from common.models import SentNotification
+
+        with committed():
+            message_id = outbox.enqueue("tests.noted", {"n": 3})
+        outbox.sweep(now=later(5))
+
+        assert OutboxMessage.objects.get(pk=message_id).status == OutboxStatus.DEAD
+        assert NOTED == [
+            {"error": "refused", "dead": False, "n": 3},
+            {"error": "refused", "dead": True, "n": 3},
+        ]
+        assert list(SentNotification.objects.values_list("key", flat=True).order_by("key")) == [
+            "failed-0",
+            "failed-1",
+        ]
 
     def test_a_handler_with_a_time_limit_gives_up_after_it(self, db):
         with committed():
