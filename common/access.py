@@ -52,7 +52,7 @@ class Rule:
         if self.clients:
             who.append("channel clients")
         if self.customers:
-            who.append("customers (own)")
+            who.append("customers" + (" (own)" if self.scope else ""))
         if self.staff == ANY_STAFF:
             who.append("staff" + (" (own stores)" if self.scope == "store" else ""))
         elif self.staff:
@@ -60,6 +60,11 @@ class Rule:
                 f"staff with `{self.staff}`" + (" (own stores)" if self.scope == "store" else "")
             )
         return ", ".join(who) or "nobody"
+
+
+# The rules most views share.
+SIGNED_IN = Rule(clients=True, customers=True, staff=ANY_STAFF)  # catalogue, stores, stock
+OWN = Rule(customers=True, scope="own")  # /me/…: a customer login's own data
 
 
 def caller_kind(user) -> str:
@@ -97,14 +102,15 @@ class FollowsTheTable(BasePermission):
 
 
 def desk_rule(permission: str = ANY_STAFF):
-    """The desk's version for function views: staff logins with `permission`; others to login."""
+    """The desk's version for function views: staff logins with `permission` (403 without it);
+    anyone who is not a staff login goes to the login page."""
 
     rule = Rule(staff=permission, scope="store")
 
     def decorate(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            if not request.user.is_authenticated:
+            if caller_kind(request.user) != "staff":
                 return redirect_to_login(request.get_full_path())
             if not rule.allows(request.user):
                 raise PermissionDenied("Your role may not do this.")

@@ -4,10 +4,10 @@ from django.contrib.auth import authenticate, logout, user_logged_in
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.access import ANY_STAFF, Rule
 from common.auth import issue_user_token
 from common.errors import ApplicationError
 from common.models import UserToken
@@ -31,8 +31,8 @@ class InvalidCredentials(ApplicationError):
 
 
 class ObtainTokenView(APIView):
+    access = {"POST": Rule(anonymous=True)}
     authentication_classes: list = []
-    permission_classes = [AllowAny]
     throttle_classes = [LoginThrottle, PerCallerThrottle]
 
     @extend_schema(
@@ -69,7 +69,7 @@ class ObtainTokenView(APIView):
 
 
 class LogoutView(APIView):
-    permission_classes = [IsAuthenticated]
+    access = {"POST": Rule(customers=True, staff=ANY_STAFF)}
 
     @extend_schema(
         request=None,

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common import webhooks
+from common.access import Rule
 from common.errors import ApplicationError
 from common.idempotency import idempotent
 from common.models import (
@@ -24,7 +25,6 @@ from common.models import (
     WebhookEventType,
     WebhookSubscription,
 )
-from common.permissions import IsChannelClient
 
 
 class WebhookSubscriptionInput(serializers.Serializer):
@@ -98,7 +98,7 @@ def _own_subscription(request, pk) -> WebhookSubscription:
 
 
 class WebhookListCreateView(ListAPIView):
-    permission_classes = [IsChannelClient]
+    access = {"GET": Rule(clients=True), "POST": Rule(clients=True)}
     serializer_class = WebhookSubscriptionOutput
 
     @extend_schema(summary="The calling client's webhook subscriptions")
@@ -154,7 +154,7 @@ class WebhookListCreateView(ListAPIView):
 
 
 class WebhookDetailView(APIView):
-    permission_classes = [IsChannelClient]
+    access = {"DELETE": Rule(clients=True, scope="own")}
 
     @extend_schema(responses={204: None}, summary="Remove a webhook subscription")
     def delete(self, request, pk: int):
@@ -163,7 +163,7 @@ class WebhookDetailView(APIView):
 
 
 class WebhookDeliveryListView(ListAPIView):
-    permission_classes = [IsChannelClient]
+    access = {"GET": Rule(clients=True, scope="own")}
     serializer_class = WebhookAttemptOutput
 
     @extend_schema(summary="Every attempt to deliver to this subscription, newest first")
@@ -177,7 +177,7 @@ class WebhookDeliveryListView(ListAPIView):
 
 
 class WebhookRedeliverView(APIView):
-    permission_classes = [IsChannelClient]
+    access = {"POST": Rule(clients=True, scope="own")}
 
     @extend_schema(
         request=None,

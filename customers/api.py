@@ -10,14 +10,12 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.access import ANY_STAFF, OWN, Rule
 from common.actor import actor_from_request
 from common.idempotency import idempotent
 from common.models import Channel
 from common.pagination import PageNumberPagination
 from common.permissions import (
-    IsChannelClientOrStaff,
-    IsCustomerLogin,
-    IsStaffMember,
     customer_of,
     is_channel_client,
 )
@@ -220,7 +218,10 @@ def _customer_or_404(pk) -> Customer:
 
 
 class CustomerListCreateView(APIView):
-    permission_classes = [IsChannelClientOrStaff]
+    access = {
+        "GET": Rule(clients=True, staff=ANY_STAFF),
+        "POST": Rule(clients=True, staff="customers.add_customer"),
+    }
 
     @extend_schema(
         parameters=[
@@ -289,7 +290,10 @@ class CustomerListCreateView(APIView):
 
 
 class CustomerDetailView(APIView):
-    permission_classes = [IsChannelClientOrStaff]
+    access = {
+        "GET": Rule(clients=True, staff=ANY_STAFF),
+        "PATCH": Rule(clients=True, staff="customers.change_customer"),
+    }
 
     @extend_schema(responses=CustomerOutput, summary="One customer")
     def get(self, request, pk: int):
@@ -311,7 +315,10 @@ class CustomerDetailView(APIView):
 
 
 class CustomerNotesView(APIView):
-    permission_classes = [IsChannelClientOrStaff]
+    access = {
+        "GET": Rule(clients=True, staff=ANY_STAFF),
+        "POST": Rule(clients=True, staff="customers.add_servicenote"),
+    }
 
     @extend_schema(responses=ServiceNoteOutput(many=True), summary="Service notes, newest first")
     def get(self, request, pk: int):
@@ -338,7 +345,7 @@ class CustomerNotesView(APIView):
 
 
 class CustomerTouchpointsView(APIView):
-    permission_classes = [IsChannelClientOrStaff]
+    access = {"POST": Rule(clients=True, staff=ANY_STAFF)}
 
     @extend_schema(
         request=TouchpointInput,
@@ -357,7 +364,7 @@ class CustomerTouchpointsView(APIView):
 
 
 class CustomerTimelineView(ListAPIView):
-    permission_classes = [IsChannelClientOrStaff]
+    access = {"GET": Rule(clients=True, staff=ANY_STAFF)}
     serializer_class = TimelineEventOutput
 
     @extend_schema(summary="Every touchpoint of the customer, newest first")
@@ -403,21 +410,24 @@ class WishlistMixin:
 
 
 class CustomerWishlistView(WishlistMixin, APIView):
-    permission_classes = [IsChannelClientOrStaff]
+    access = {
+        "GET": Rule(clients=True, staff=ANY_STAFF),
+        "POST": Rule(clients=True, staff="customers.add_wishlistitem"),
+    }
 
     def wishlist_customer(self, request, pk: int) -> Customer:
         return _customer_or_404(pk)
 
 
 class MyWishlistView(WishlistMixin, APIView):
-    permission_classes = [IsCustomerLogin]
+    access = {"GET": OWN, "POST": OWN}
 
     def wishlist_customer(self, request, **kwargs) -> Customer:
         return customer_of(request.user)
 
 
 class MyWishlistItemView(APIView):
-    permission_classes = [IsCustomerLogin]
+    access = {"DELETE": OWN}
 
     @extend_schema(responses={204: None}, summary="Remove an item from my list")
     def delete(self, request, sku: str):
@@ -432,7 +442,7 @@ class MyWishlistItemView(APIView):
 
 
 class MyProfileView(APIView):
-    permission_classes = [IsCustomerLogin]
+    access = {"GET": OWN, "PATCH": OWN}
 
     @extend_schema(responses=MyProfileOutput, summary="My profile")
     def get(self, request):
@@ -459,7 +469,7 @@ class MyProfileView(APIView):
 
 
 class MyContactConfirmView(APIView):
-    permission_classes = [IsCustomerLogin]
+    access = {"POST": OWN}
 
     @extend_schema(
         request=ContactConfirmInput,
@@ -487,7 +497,7 @@ class CustomerMergeInput(serializers.Serializer):
 class CustomerMergeView(APIView):
     """Staff merge a duplicate into this customer; all history moves here."""
 
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="customers.merge_customer")}
 
     @extend_schema(
         request=CustomerMergeInput,

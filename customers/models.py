@@ -63,6 +63,7 @@ class Customer(TimeStampedModel):
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
+        permissions = [("merge_customer", "Can merge duplicate customers")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(email__isnull=False)

@@ -12,10 +12,10 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.access import ANY_STAFF, SIGNED_IN, Rule
 from common.actor import actor_from_request
 from common.idempotency import idempotent
 from common.params import parse_bool, parse_near
-from common.permissions import IsStaffMember
 from inventory import selectors, services
 from inventory.models import StockItem, Transfer, TransferStatus
 from stores.models import Store
@@ -67,6 +67,7 @@ class AvailabilityOutput(serializers.Serializer):
 class AvailabilityView(ListAPIView):
     """Stock per SKU per store: four queries whatever the number of SKUs and stores."""
 
+    access = {"GET": SIGNED_IN}
     serializer_class = AvailabilityOutput
 
     @extend_schema(
@@ -151,7 +152,7 @@ def _levels(store: Store, variants) -> list[dict]:
 class StockReceiptView(APIView):
     """Goods received in one of the staff member's stores."""
 
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="inventory.receive_stock", scope="store")}
 
     @extend_schema(
         request=StockReceiptInput,
@@ -190,7 +191,7 @@ class StockAdjustmentOutput(StockLevelOutput):
 class StockAdjustmentView(APIView):
     """A stock count in one of the staff member's stores sets on_hand (reason required)."""
 
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="inventory.adjust_stock", scope="store")}
 
     @extend_schema(
         request=StockAdjustmentInput,
@@ -251,7 +252,7 @@ class TransferOutput(serializers.ModelSerializer):
 class StaffTransferListView(ListAPIView):
     """Transfers leaving or reaching the staff member's stores."""
 
-    permission_classes = [IsStaffMember]
+    access = {"GET": Rule(staff=ANY_STAFF)}
     serializer_class = TransferOutput
 
     @extend_schema(
@@ -279,7 +280,7 @@ class StaffTransferListView(ListAPIView):
 
 
 class _TransferStepView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="inventory.change_transfer", scope="store")}
     #: which end of the transfer the staff member must work at
     side = "from_store"
 

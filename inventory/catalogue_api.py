@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 
+from common.access import SIGNED_IN
 from inventory.models import Variant
 
 
@@ -39,6 +40,7 @@ def catalogue():
 
 
 class ProductListView(ListAPIView):
+    access = {"GET": SIGNED_IN}
     serializer_class = ProductVariantOutput
 
     @extend_schema(
@@ -65,6 +67,7 @@ class ProductListView(ListAPIView):
 
 
 class ProductDetailView(RetrieveAPIView):
+    access = {"GET": SIGNED_IN}
     serializer_class = ProductVariantOutput
     lookup_field = "sku"
     queryset = catalogue()

@@ -78,6 +78,10 @@ class StockItem(models.Model):
 
     class Meta:
         ordering = ["variant__sku", "store__code"]
+        permissions = [
+            ("receive_stock", "Can book goods received"),
+            ("adjust_stock", "Can set stock to a count"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["variant", "store"], name="one_stock_item_per_sku_and_store"

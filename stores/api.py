@@ -9,8 +9,8 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.access import ANY_STAFF, SIGNED_IN, Rule
 from common.params import parse_bool, parse_near
-from common.permissions import IsStaffMember
 from stores.models import Store
 from stores.selectors import active_stores, can_act_on_store, stores_by_distance
 
@@ -50,6 +50,7 @@ class StoreOutput(serializers.ModelSerializer):
 
 
 class StoreListView(ListAPIView):
+    access = {"GET": SIGNED_IN}
     serializer_class = StoreOutput
 
     @extend_schema(
@@ -86,7 +87,7 @@ class StoreListView(ListAPIView):
 class StaffStoreView(APIView):
     """A store the staff member works in (403 for any other store)."""
 
-    permission_classes = [IsStaffMember]
+    access = {"GET": Rule(staff=ANY_STAFF, scope="store")}
 
     @extend_schema(responses=StoreOutput, summary="One of the staff member's stores")
     def get(self, request, code: str):

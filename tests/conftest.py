@@ -102,3 +102,21 @@ def customer_api(db):
     api.user = user
     api.customer = customer
     return api
+
+
+@pytest.fixture
+def agent(store):
+    """A service agent (BER-01), logged in with a token: customers, merges, phone reservations."""
+    user = staff_user(store, role="service_agent")
+    api = token_client(issue_user_token(user))
+    api.user = user
+    return api
+
+
+@pytest.fixture
+def manager(store):
+    """The manager of BER-01, logged in with a token: refunds, stock counts, unlocking."""
+    user = staff_user(store, role="manager")
+    api = token_client(issue_user_token(user))
+    api.user = user
+    return api

@@ -78,12 +78,18 @@ class MembershipFactory(DjangoModelFactory):
 
 
 def staff_user(*stores: Store, role: str = StaffRole.STORE_STAFF, **kwargs):
-    """A staff login working in the given stores."""
+    """A staff login working in the given stores, in its role's group (as create_staff does)."""
+    from django.contrib.auth.models import Group
+
+    from stores.services import ensure_staff_groups
+
     user = UserFactory(**kwargs)
     user.is_staff = True
     user.save()
     for store in stores:
         StoreMembership.objects.create(user=user, store=store, role=role)
+    group = Group.objects.filter(name=role).first() or ensure_staff_groups()[role]
+    user.groups.add(group)
     return user
 
 

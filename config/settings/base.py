@@ -222,7 +222,8 @@ REST_FRAMEWORK = {
         "common.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Who may call what is each view's `access` table (common.access); no rule, no access.
+    "DEFAULT_PERMISSION_CLASSES": ["common.access.FollowsTheTable"],
     "DEFAULT_PAGINATION_CLASS": "common.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

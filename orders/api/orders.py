@@ -7,18 +7,16 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.access import ANY_STAFF, OWN, Rule
 from common.actor import Actor
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
 from common.pagination import PageNumberPagination
 from common.permissions import (
-    IsCustomerLogin,
-    IsStaffMember,
     customer_of,
     is_channel_client,
     is_staff_user,
@@ -47,14 +45,6 @@ ERROR = OpenApiResponse(description='Error body: {"type", "detail", "errors", "c
 CLIENT_CHANNELS = (Channel.WEB, Channel.APP, Channel.PHONE)
 CUSTOMER_CHANNELS = (Channel.WEB, Channel.APP)
 STAFF_CHANNELS = (Channel.STORE, Channel.PHONE)
-
-
-class IsOrderingParty(BasePermission):
-    message = "Only an API client, a customer login or store staff may call this."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(is_channel_client(user) or customer_of(user) is not None or is_staff_user(user))
 
 
 def actor_for(request, channel: str | None = None) -> Actor:
@@ -349,7 +339,7 @@ def _reloaded(order: Order) -> dict:
 
 
 class OrderCreateView(APIView):
-    permission_classes = [IsOrderingParty]
+    access = {"POST": Rule(clients=True, customers=True, staff="orders.add_order", scope="own")}
 
     @extend_schema(
         operation_id="orders_create",
@@ -382,7 +372,7 @@ class OrderCreateView(APIView):
 
 
 class OrderDetailView(APIView):
-    permission_classes = [IsOrderingParty]
+    access = {"GET": Rule(clients=True, customers=True, staff=ANY_STAFF, scope="store")}
 
     @extend_schema(
         operation_id="orders_retrieve",
@@ -394,7 +384,9 @@ class OrderDetailView(APIView):
 
 
 class OrderCancelView(APIView):
-    permission_classes = [IsOrderingParty]
+    access = {
+        "POST": Rule(clients=True, customers=True, staff="orders.change_order", scope="store")
+    }
 
     @extend_schema(
         operation_id="orders_cancel",
@@ -414,7 +406,7 @@ class OrderCancelView(APIView):
 
 
 class MyOrdersView(ListAPIView):
-    permission_classes = [IsCustomerLogin]
+    access = {"GET": OWN}
     serializer_class = OrderOutput
     pagination_class = PageNumberPagination
 
@@ -430,7 +422,7 @@ class MyOrdersView(ListAPIView):
 
 
 class StaffOrderListView(ListAPIView):
-    permission_classes = [IsStaffMember]
+    access = {"GET": Rule(staff=ANY_STAFF)}
     serializer_class = OrderOutput
     pagination_class = PageNumberPagination
 
@@ -458,7 +450,7 @@ class StaffOrderListView(ListAPIView):
 
 
 class StaffOrderReadyView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.change_order", scope="store")}
 
     @extend_schema(
         operation_id="staff_orders_ready",
@@ -475,7 +467,7 @@ class StaffOrderReadyView(APIView):
 
 
 class StaffOrderHandOverView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.change_order", scope="store")}
 
     @extend_schema(
         operation_id="staff_orders_hand_over",
@@ -489,9 +481,9 @@ class StaffOrderHandOverView(APIView):
     )
     @idempotent
     def post(self, request, number: str):
+        order = _staff_order(request, number, store_of="pickup_store")
         data = HandOverInput(data=request.data)
         data.is_valid(raise_exception=True)
-        order = _staff_order(request, number, store_of="pickup_store")
         lines = data.validated_data.get("lines")
         services.hand_over(
             actor=actor_for(request),
@@ -503,7 +495,7 @@ class StaffOrderHandOverView(APIView):
 
 
 class StaffOrderShipView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.change_order", scope="store")}
 
     @extend_schema(
         operation_id="staff_orders_ship",
@@ -519,7 +511,7 @@ class StaffOrderShipView(APIView):
 
 
 class StaffOrderDeliverView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.change_order", scope="store")}
 
     @extend_schema(
         operation_id="staff_orders_deliver",
@@ -535,7 +527,7 @@ class StaffOrderDeliverView(APIView):
 
 
 class StaffOrderUnlockHandOverView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.unlock_hand_over", scope="store")}
 
     @extend_schema(
         operation_id="staff_orders_unlock_hand_over",

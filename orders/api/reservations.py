@@ -7,15 +7,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.access import ANY_STAFF, OWN, Rule
 from common.actor import Actor, actor_from_request
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
-from common.permissions import IsCustomerLogin, IsStaffMember, customer_of, is_channel_client
+from common.permissions import customer_of, is_channel_client
 from customers.models import Customer
 from inventory.models import Variant
 from orders.models import Reservation, ReservationLine, ReservationStatusChange
@@ -164,14 +164,6 @@ class ReservationOutput(serializers.ModelSerializer):
 # --- who may see which reservation -----------------------------------------------------------
 
 
-class IsChannelClientStaffOrCustomer(BasePermission):
-    message = "Only an API client, store staff or a customer login may call this."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return is_channel_client(user) or customer_of(user) is not None or is_staff_member(user)
-
-
 def _visible_reservation(request, pk: int) -> Reservation:
     """Clients see every reservation, a customer only their own (else 404), staff their stores'."""
     reservation = get_object_or_404(reservations(), pk=pk)
@@ -207,7 +199,9 @@ def _output(reservation: Reservation, code: int = status.HTTP_200_OK) -> Respons
 
 
 class ReservationCreateView(APIView):
-    permission_classes = [IsChannelClientStaffOrCustomer]
+    access = {
+        "POST": Rule(clients=True, customers=True, staff="orders.add_reservation", scope="own")
+    }
 
     @extend_schema(
         request=ReservationCreateInput,
@@ -250,7 +244,7 @@ class ReservationCreateView(APIView):
 
 
 class ReservationDetailView(APIView):
-    permission_classes = [IsChannelClientStaffOrCustomer]
+    access = {"GET": Rule(clients=True, customers=True, staff=ANY_STAFF, scope="store")}
 
     @extend_schema(responses={200: ReservationOutput}, summary="A reservation")
     def get(self, request, pk: int):
@@ -258,7 +252,9 @@ class ReservationDetailView(APIView):
 
 
 class ReservationExtendView(APIView):
-    permission_classes = [IsChannelClientStaffOrCustomer]
+    access = {
+        "POST": Rule(clients=True, customers=True, staff="orders.change_reservation", scope="store")
+    }
 
     @extend_schema(
         request=ReservationExtendInput,
@@ -280,7 +276,9 @@ class ReservationExtendView(APIView):
 
 
 class ReservationCancelView(APIView):
-    permission_classes = [IsChannelClientStaffOrCustomer]
+    access = {
+        "POST": Rule(clients=True, customers=True, staff="orders.change_reservation", scope="store")
+    }
 
     @extend_schema(
         request=ReservationCancelInput,
@@ -299,7 +297,7 @@ class ReservationCancelView(APIView):
 
 
 class ReservationCollectView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.change_reservation", scope="store")}
 
     @extend_schema(
         request=ReservationCollectInput,
@@ -329,7 +327,7 @@ class ReservationCollectView(APIView):
 class MyReservationsView(ListAPIView):
     """The logged-in customer's reservations, newest first."""
 
-    permission_classes = [IsCustomerLogin]
+    access = {"GET": OWN}
     serializer_class = ReservationOutput
 
     def get_queryset(self):
@@ -343,7 +341,7 @@ class MyReservationsView(ListAPIView):
 class StaffReservationsView(ListAPIView):
     """Active reservations in the staff member's stores, the one expiring first on top."""
 
-    permission_classes = [IsStaffMember]
+    access = {"GET": Rule(staff=ANY_STAFF)}
     serializer_class = ReservationOutput
 
     def get_queryset(self):

@@ -14,16 +14,16 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.access import ANY_STAFF, OWN, Rule
 from common.actor import actor_from_request
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
 from common.pagination import PageNumberPagination
-from common.permissions import IsCustomerLogin, IsStaffMember, customer_of, is_channel_client
+from common.permissions import customer_of, is_channel_client
 from customers.models import StoreCreditEntry
 from customers.services import store_credit_balance
 from inventory.models import Variant
@@ -289,11 +289,11 @@ def _visible_return(request, pk: int) -> Return:
     raise PermissionDenied("This return arrives at a store you do not work in.")
 
 
-def _staff_return(request, pk: int, receiving: Store | None = None) -> Return:
-    """A return at one of the staff member's stores (or to be received at `receiving`, theirs)."""
+def _staff_return(request, pk: int) -> Return:
+    """A return announced for one of the staff member's stores; checked before the body is read,
+    so a foreign store learns nothing about it."""
     return_request = get_object_or_404(Return.objects.select_related("store"), pk=pk)
-    mine = store_ids_for_staff(request.user)
-    if return_request.store_id not in mine and (receiving is None or receiving.pk not in mine):
+    if return_request.store_id not in store_ids_for_staff(request.user):
         raise PermissionDenied("This return arrives at a store you do not work in.")
     return return_request
 
@@ -309,7 +309,7 @@ class ReturnCreateView(APIView):
     """Announce a return: channel clients for any customer, customer logins for their own
     orders, staff at their own counters."""
 
-    permission_classes = [IsAuthenticated]
+    access = {"POST": Rule(clients=True, customers=True, staff="orders.add_return", scope="own")}
 
     @extend_schema(
         request=ReturnCreateInput,
@@ -344,7 +344,7 @@ class ReturnCreateView(APIView):
 
 
 class ReturnDetailView(APIView):
-    permission_classes = [IsAuthenticated]
+    access = {"GET": Rule(clients=True, customers=True, staff=ANY_STAFF, scope="store")}
 
     @extend_schema(
         responses=ReturnOutput, summary="A return with its lines and refunds", tags=["returns"]
@@ -354,7 +354,7 @@ class ReturnDetailView(APIView):
 
 
 class MyReturnsView(ListAPIView):
-    permission_classes = [IsCustomerLogin]
+    access = {"GET": OWN}
     serializer_class = ReturnOutput
     pagination_class = PageNumberPagination
     filter_backends: list = []
@@ -368,7 +368,7 @@ class MyReturnsView(ListAPIView):
 
 
 class MyStoreCreditView(APIView):
-    permission_classes = [IsCustomerLogin]
+    access = {"GET": OWN}
 
     @extend_schema(
         responses=StoreCreditPage,
@@ -388,7 +388,7 @@ class MyStoreCreditView(APIView):
 
 
 class StaffReturnListView(ListAPIView):
-    permission_classes = [IsStaffMember]
+    access = {"GET": Rule(staff=ANY_STAFF)}
     serializer_class = ReturnOutput
     pagination_class = PageNumberPagination
     filter_backends: list = []
@@ -421,7 +421,7 @@ class StaffReturnableLinesView(APIView):
     """What of an order can still come back — for any order from any channel or store, since
     anything bought anywhere may be returned at this counter."""
 
-    permission_classes = [IsStaffMember]
+    access = {"GET": Rule(staff=ANY_STAFF)}
 
     @extend_schema(
         parameters=[
@@ -453,7 +453,7 @@ class StaffReturnableLinesView(APIView):
 
 
 class StaffReturnReceiveView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.change_return", scope="store")}
 
     @extend_schema(
         request=ReturnReceiveInput,
@@ -463,11 +463,13 @@ class StaffReturnReceiveView(APIView):
     )
     @idempotent
     def post(self, request, pk: int):
+        return_request = _staff_return(request, pk)
         data = ReturnReceiveInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         receiving = _store_by_code(values.get("store"))
-        return_request = _staff_return(request, pk, receiving)
+        if receiving is not None and receiving.pk not in store_ids_for_staff(request.user):
+            raise PermissionDenied("Receive only at a store you work in.")
         conditions: dict[int, str] = {}
         for line in values["lines"]:
             if line["return_line"] in conditions:
@@ -486,7 +488,7 @@ class StaffReturnReceiveView(APIView):
 
 
 class StaffReturnRefundView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.refund_return", scope="store")}
 
     @extend_schema(
         request=ReturnRefundInput,
@@ -508,7 +510,7 @@ class StaffReturnRefundView(APIView):
 
 
 class StaffReturnRejectView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.change_return", scope="store")}
 
     @extend_schema(
         request=ReturnRejectInput,
@@ -530,7 +532,7 @@ class StaffReturnRejectView(APIView):
 
 
 class StaffReturnExchangeView(APIView):
-    permission_classes = [IsStaffMember]
+    access = {"POST": Rule(staff="orders.refund_return", scope="store")}
 
     @extend_schema(
         request=ReturnExchangeInput,

@@ -6,7 +6,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.permissions import IsChannelClientOrStaff, IsCustomerLogin, customer_of
+from common.access import ANY_STAFF, OWN, Rule
+from common.permissions import customer_of
 from customers.models import Customer
 from orders.selectors.sizes import usual_sizes
 
@@ -28,7 +29,7 @@ SIZES_DOC = extend_schema(
 
 
 class CustomerSizesView(APIView):
-    permission_classes = [IsChannelClientOrStaff]
+    access = {"GET": Rule(clients=True, staff=ANY_STAFF)}
 
     @SIZES_DOC
     def get(self, request, pk: int):
@@ -37,7 +38,7 @@ class CustomerSizesView(APIView):
 
 
 class MySizesView(APIView):
-    permission_classes = [IsCustomerLogin]
+    access = {"GET": OWN}
 
     @SIZES_DOC
     def get(self, request):

@@ -3,17 +3,15 @@ is on the shelf here, add items with a note and the salesperson's name."""
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from common.access import desk_rule
 from common.actor import Actor
 from common.errors import ApplicationError
 from common.models import Channel
-from common.permissions import is_staff_user
 from customers.models import Customer
 from customers.selectors import find_customers, wishlist_of
 from customers.services import add_to_wishlist
@@ -21,8 +19,6 @@ from inventory.models import Variant
 from inventory.selectors import availability
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
-
-staff_required = user_passes_test(is_staff_user, login_url=settings.LOGIN_URL)
 
 
 def _find(q: str) -> Customer | None:
@@ -36,7 +32,7 @@ def _my_store(request) -> Store | None:
     return Store.objects.filter(pk__in=store_ids_for_staff(request.user)).order_by("code").first()
 
 
-@staff_required
+@desk_rule()
 def shared_list(request):
     q = request.GET.get("q", "").strip()
     store = _my_store(request)
@@ -59,7 +55,7 @@ def shared_list(request):
     return render(request, "desk/lists/shared_list.html", context)
 
 
-@staff_required
+@desk_rule("customers.add_wishlistitem")
 @require_POST
 def add_to_shared_list(request, customer_id: int):
     customer = get_object_or_404(Customer, pk=customer_id, merged_into__isnull=True)

@@ -1,28 +1,24 @@
 """Staff page: today's click & collect in my stores: orders to pick, and orders waiting at the
 counter with a hand-over form that checks the customer's pickup code."""
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from common.access import desk_rule
 from common.actor import Actor
 from common.errors import ApplicationError
 from common.models import Channel
-from common.permissions import is_staff_user
 from orders.models.orders import Fulfilment, OrderStatus
 from orders.selectors.orders import order_by_number, orders_for_staff
 from orders.services import orders as services
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
 
-staff_required = user_passes_test(is_staff_user, login_url=settings.LOGIN_URL)
 
-
-@staff_required
+@desk_rule()
 def pickups(request):
     store_code = request.GET.get("store") or None
     orders = (
@@ -57,7 +53,7 @@ def _back(request):
     )
 
 
-@staff_required
+@desk_rule("orders.change_order")
 @require_POST
 def mark_ready(request, number: str):
     order = _order_of_my_store(request, number)
@@ -74,7 +70,7 @@ def mark_ready(request, number: str):
     return _back(request)
 
 
-@staff_required
+@desk_rule("orders.change_order")
 @require_POST
 def hand_over(request, number: str):
     order = _order_of_my_store(request, number)

@@ -4,19 +4,17 @@ and the store's list of reservations to collect, with Collect and Release button
 from datetime import datetime
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from common.access import desk_rule
 from common.actor import Actor
 from common.errors import ApplicationError
 from common.models import Channel
-from common.permissions import is_staff_user
 from customers.normalise import normalise_phone
 from customers.selectors import find_customers
 from inventory.models import Variant
@@ -40,8 +38,6 @@ from orders.services.reservations import (
 )
 from stores.selectors import can_act_on_store, is_service_agent, store_ids_for_staff
 
-staff_required = user_passes_test(is_staff_user, login_url=settings.LOGIN_URL)
-
 
 def _error_text(exc: ApplicationError) -> str:
     parts = [exc.detail]
@@ -58,7 +54,7 @@ def _back_to_phone_desk(params: dict) -> str:
     return reverse("desk:phone-desk") + (f"?{query}" if query else "")
 
 
-@staff_required
+@desk_rule()
 def phone_desk(request):
     """Look up the caller by phone, find a product, see stock nearby, reserve."""
     phone = request.GET.get("phone", "").strip()
@@ -120,7 +116,7 @@ def _deadline(value: str, store) -> datetime | None:
     return naive.replace(tzinfo=store.zone) if timezone.is_naive(naive) else naive
 
 
-@staff_required
+@desk_rule("orders.add_reservation")
 @require_POST
 def phone_desk_reserve(request):
     """One submit: customer (known or new), SKU, store, quantity, optional deadline."""
@@ -177,7 +173,7 @@ def phone_desk_reserve(request):
     return redirect(_back_to_phone_desk({"phone": post.get("phone", "")}))
 
 
-@staff_required
+@desk_rule()
 def store_reservations(request):
     """Active reservations in the staff member's stores, expiring first on top."""
     now = timezone.now()
@@ -200,7 +196,7 @@ def _acting_on(request, pk: int) -> Reservation | None:
     return reservation
 
 
-@staff_required
+@desk_rule("orders.change_reservation")
 @require_POST
 def collect(request, pk: int):
     reservation = _acting_on(request, pk)
@@ -218,7 +214,7 @@ def collect(request, pk: int):
     return redirect("desk:store-reservations")
 
 
-@staff_required
+@desk_rule("orders.change_reservation")
 @require_POST
 def release(request, pk: int):
     reservation = _acting_on(request, pk)

@@ -4,18 +4,16 @@ one submit. Announced returns waiting at the staff member's stores are received 
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import user_passes_test
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from common.access import desk_rule
 from common.actor import Actor
 from common.errors import ApplicationError
 from common.models import Channel
-from common.permissions import is_staff_user
 from customers.services import store_credit_balance
 from orders.desk.numbers import MAX_QUANTITY, object_id, whole_number
 from orders.models import LineCondition, Order, RefundMethod, Return, ReturnReason, ReturnStatus
@@ -35,8 +33,6 @@ from orders.services.returns import (
 )
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
-
-staff_required = user_passes_test(is_staff_user, login_url=settings.LOGIN_URL)
 
 
 def _error_text(exc: ApplicationError) -> str:
@@ -63,7 +59,7 @@ def _actor(request) -> Actor:
     return Actor(user=request.user, channel=Channel.STORE)
 
 
-@staff_required
+@desk_rule()
 def returns_counter(request):
     """Search box (order number, scanned receipt barcode, phone, e-mail) and the returns that
     were announced for this counter."""
@@ -81,7 +77,7 @@ def returns_counter(request):
     )
 
 
-@staff_required
+@desk_rule()
 def return_order(request, number: str):
     """One order: lines with what is still returnable, the customer's notes, the return form."""
     order = get_object_or_404(
@@ -110,7 +106,7 @@ def return_order(request, number: str):
     return render(request, "desk/returns/order.html", context)
 
 
-@staff_required
+@desk_rule("orders.add_return")
 @require_POST
 def return_order_submit(request, number: str):
     """Create the return, receive it into the chosen counter and refund — all or nothing."""
@@ -150,9 +146,17 @@ def return_order_submit(request, number: str):
             conditions=conditions,
             refund_method=request.POST.get("refund_method", ""),
             override_reason=request.POST.get("override_reason", "").strip(),
+            refund=request.user.has_perm("orders.refund_return"),
         )
     except ApplicationError as exc:
         messages.error(request, _error_text(exc))
+        return redirect(back)
+    if not refunds:
+        messages.success(
+            request,
+            f"Return {return_request.number} received at {return_request.store.code}. "
+            "A manager refunds it (your role may not).",
+        )
         return redirect(back)
     messages.success(request, _refund_message(return_request, refunds, order.currency))
     return redirect(back)
@@ -178,7 +182,7 @@ def _refund_message(return_request: Return, refunds, currency: str) -> str:
     )
 
 
-@staff_required
+@desk_rule()
 def return_detail(request, pk: int):
     """An announced return at one of my stores: receive it (conditions per line) and refund."""
     return_request = get_object_or_404(return_with_details(), pk=pk)
@@ -197,7 +201,7 @@ def return_detail(request, pk: int):
     )
 
 
-@staff_required
+@desk_rule("orders.change_return")
 @require_POST
 def return_receive(request, pk: int):
     return_request = get_object_or_404(Return, pk=pk)
@@ -214,7 +218,7 @@ def return_receive(request, pk: int):
     return redirect(back)
 
 
-@staff_required
+@desk_rule("orders.refund_return")
 @require_POST
 def return_refund(request, pk: int):
     return_request = get_object_or_404(Return.objects.select_related("order", "store"), pk=pk)

@@ -130,6 +130,7 @@ class Order(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("unlock_hand_over", "Can unlock a hand-over locked by wrong codes")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(total__gte=0), name="order_total_not_negative"

@@ -97,6 +97,7 @@ class Return(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("refund_return", "Can refund or exchange a return")]
 
     def __str__(self) -> str:
         return self.number

@@ -738,10 +738,12 @@ def counter_return(
     conditions: list[str],
     refund_method: str,
     override_reason: str = "",
+    refund: bool = True,
 ) -> tuple[Return, list[Refund]]:
     """At the counter in one step: announce, receive into `store` and refund. `conditions` holds
     each line's condition in the order of `lines`. All or nothing; raises what the three steps
-    raise."""
+    raise. refund=False (a counter whose role may not refund) stops after the receipt: the return
+    waits, received, for a manager to refund it."""
     if len(conditions) != len(lines):
         raise InvalidInput("Invalid input.", errors={"lines": ["Give a condition for every line."]})
     with transaction.atomic():
@@ -761,7 +763,11 @@ def counter_return(
                 for line, condition in zip(lines, conditions, strict=True)
             },
         )
-        refunds = refund_return(actor=actor, return_request=return_request, method=refund_method)
+        refunds = (
+            refund_return(actor=actor, return_request=return_request, method=refund_method)
+            if refund
+            else []
+        )
         return_request.refresh_from_db()
     return return_request, refunds
 

@@ -2,7 +2,7 @@ import pytest
 
 from common.auth import revoke_api_client
 from tests.conftest import token_client
-from tests.factories import UserFactory, api_client_with_key
+from tests.factories import UserFactory, api_client_with_key, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ class TestAuthentication:
 
 class TestTokenEndpoint:
     def test_staff_login_gets_a_working_token(self, anon, store):
-        UserFactory(username="berlin")
+        staff_user(store, username="berlin")
         response = anon.post(
             "/api/v1/auth/token/",
             {"username": "berlin", "password": "secret-pass-123"},

@@ -8,19 +8,19 @@ from tests.factories import CustomerFactory, StoreFactory, VariantFactory, staff
 pytestmark = pytest.mark.django_db
 
 
-def test_merge_moves_history_and_keeps_the_alias(staff):
+def test_merge_moves_history_and_keeps_the_alias(agent):
     web_anna = CustomerFactory(email="anna@example.de", phone=None, first_name="Anna", last_name="")
     phone_anna = CustomerFactory(
         email=None, phone="+49301234567", first_name="", last_name="Schmidt"
     )
-    actor = Actor(user=staff.user)
+    actor = Actor(user=agent.user)
     services.add_service_note(actor=actor, customer=phone_anna, text="Called about a drill")
     shared, other = VariantFactory(), VariantFactory()
     services.add_to_wishlist(actor=actor, customer=web_anna, variant=shared)
     services.add_to_wishlist(actor=actor, customer=phone_anna, variant=shared)
     services.add_to_wishlist(actor=actor, customer=phone_anna, variant=other)
 
-    response = staff.post(
+    response = agent.post(
         f"/api/v1/customers/{web_anna.pk}/merge/", {"duplicate": phone_anna.pk}, format="json"
     )
 
@@ -41,7 +41,7 @@ def test_merge_moves_history_and_keeps_the_alias(staff):
     alias = Customer.objects.get(pk=phone_anna.pk)
     assert alias.merged_into == survivor
     # Looking the person up by the phone number now lands on the survivor.
-    found = staff.get("/api/v1/customers/", {"phone": "030 1234567"}).json()["results"]
+    found = agent.get("/api/v1/customers/", {"phone": "030 1234567"}).json()["results"]
     assert [c["id"] for c in found] == [survivor.pk]
 
 
@@ -54,12 +54,12 @@ def test_find_or_create_with_an_alias_contact_returns_the_survivor():
     assert (customer, created) == (survivor, False)
 
 
-def test_merge_refuses_itself_and_aliases(staff):
+def test_merge_refuses_itself_and_aliases(agent):
     a, b = CustomerFactory(), CustomerFactory()
-    response = staff.post(f"/api/v1/customers/{a.pk}/merge/", {"duplicate": a.pk}, format="json")
+    response = agent.post(f"/api/v1/customers/{a.pk}/merge/", {"duplicate": a.pk}, format="json")
     assert response.status_code == 409
-    services.merge_customers(actor=Actor(user=staff.user), survivor=a, duplicate=b)
-    response = staff.post(f"/api/v1/customers/{a.pk}/merge/", {"duplicate": b.pk}, format="json")
+    services.merge_customers(actor=Actor(user=agent.user), survivor=a, duplicate=b)
+    response = agent.post(f"/api/v1/customers/{a.pk}/merge/", {"duplicate": b.pk}, format="json")
     assert response.status_code == 400
     assert "duplicate" in response.json()["errors"]
 

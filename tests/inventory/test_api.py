@@ -159,24 +159,24 @@ class TestStockReceipts:
 class TestStockAdjustments:
     url = "/api/v1/staff/stock/adjustments/"
 
-    def test_count_sets_on_hand(self, staff, store):
+    def test_count_sets_on_hand(self, manager, store):
         v = VariantFactory()
         stocked(v, store, 10)
         body = {"store": "BER-01", "sku": v.sku, "counted": 8, "reason": "Inventur"}
-        response = staff.post(self.url, body, format="json")
+        response = manager.post(self.url, body, format="json")
         assert response.status_code == 201
         assert response.json()["difference"] == -2
         assert on_hand(v, store) == 8
-        again = staff.post(self.url, body, format="json")
+        again = manager.post(self.url, body, format="json")
         assert again.status_code == 200
         assert again.json()["difference"] == 0
         assert_ledger_consistent()
 
-    def test_count_below_reserved_is_a_409(self, staff, store):
+    def test_count_below_reserved_is_a_409(self, manager, store):
         v = VariantFactory()
         stocked(v, store, 5)
         services.reserve(actor=SYSTEM, store=store, lines=[(v, 4, "1")], cause_type="manual")
-        response = staff.post(
+        response = manager.post(
             self.url,
             {"store": "BER-01", "sku": v.sku, "counted": 3, "reason": "x"},
             format="json",
@@ -185,9 +185,9 @@ class TestStockAdjustments:
         assert response.json()["code"] == "count_below_reserved"
         assert on_hand(v, store) == 5
 
-    def test_foreign_store_is_forbidden(self, staff, other_store):
+    def test_foreign_store_is_forbidden(self, manager, other_store):
         v = VariantFactory()
-        response = staff.post(
+        response = manager.post(
             self.url, {"store": "HAM-01", "sku": v.sku, "counted": 3, "reason": "x"}, format="json"
         )
         assert response.status_code == 403
@@ -196,10 +196,10 @@ class TestStockAdjustments:
         "change, field",
         [({"sku": "NOPE-1"}, "sku"), ({"counted": -1}, "counted"), ({"reason": ""}, "reason")],
     )
-    def test_bad_input(self, staff, store, change, field):
+    def test_bad_input(self, manager, store, change, field):
         v = VariantFactory()
         body = {"store": "BER-01", "sku": v.sku, "counted": 3, "reason": "x"} | change
-        response = staff.post(self.url, body, format="json")
+        response = manager.post(self.url, body, format="json")
         assert response.status_code == 400
         assert field in response.json()["errors"]
 

@@ -238,7 +238,7 @@ class TestReceiveAndRefund:
         )
 
     def test_receive_then_refund(self, web, order, store, shirt):
-        api = staff_api(store)
+        api = staff_api(store, role=StaffRole.MANAGER)
         created = announce(web, order, quantity=2).json()
 
         received = self.receive(api, created)
@@ -255,7 +255,7 @@ class TestReceiveAndRefund:
         assert [(r["method"], r["amount"]) for r in body["refunds"]] == [("original", "60.00")]
 
     def test_refund_twice_is_a_409_and_nothing_changes(self, web, order, store):
-        api = staff_api(store)
+        api = staff_api(store, role=StaffRole.MANAGER)
         created = announce(web, order).json()
         self.receive(api, created)
         url = f"/api/v1/staff/returns/{created['id']}/refund/"
@@ -281,12 +281,20 @@ class TestReceiveAndRefund:
         )
         assert not StockMovement.objects.exists()
 
-    def test_received_at_my_counter_though_announced_elsewhere(self, web, order, other_store):
+    def test_staff_elsewhere_cannot_take_over_a_return_announced_for_another_store(
+        self, web, order, other_store
+    ):
         created = announce(web, order).json()
+        hamburg = staff_api(other_store, role=StaffRole.MANAGER)
 
-        response = self.receive(staff_api(other_store), created, store="HAM-01")
-
-        assert response.status_code == 200 and response.json()["store"] == "HAM-01"
+        response = self.receive(hamburg, created, store="HAM-01")
+        assert response.status_code == 403
+        assert not response.json()["errors"], "nothing about the return's lines leaks"
+        refund = hamburg.post(
+            f"/api/v1/staff/returns/{created['id']}/refund/", {"method": "original"}, format="json"
+        )
+        assert refund.status_code == 403
+        assert not StockMovement.objects.exists()
 
     def test_a_customer_or_client_cannot_receive(self, web, customer_api, order):
         created = announce(web, order).json()
@@ -317,7 +325,7 @@ class TestReceiveAndRefund:
 
         register_refund_provider("flaky", FlakyProvider)
         settings.OMNIS_REFUND_PROVIDER = "flaky"
-        api = staff_api(store)
+        api = staff_api(store, role=StaffRole.MANAGER)
         created = announce(web, order).json()
         self.receive(api, created)
         url = f"/api/v1/staff/returns/{created['id']}/refund/"

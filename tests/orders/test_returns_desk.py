@@ -11,6 +11,7 @@ from customers.services import add_service_note
 from inventory.models import StockItem
 from orders.models import Refund, Return, ReturnStatus
 from orders.services.returns import ReturnLineRequest, create_return
+from stores.models import StaffRole
 from tests.factories import CustomerFactory, StoreFactory, VariantFactory, staff_user
 from tests.orders.factories_returns import bought
 
@@ -22,6 +23,14 @@ def counter(other_store):
     """A staff member logged in at the Hamburg counter."""
     client = Client()
     client.force_login(staff_user(other_store))
+    return client
+
+
+@pytest.fixture
+def counter_manager(other_store):
+    """The Hamburg store's manager at the counter: may refund."""
+    client = Client()
+    client.force_login(staff_user(other_store, role=StaffRole.MANAGER))
     return client
 
 
@@ -75,7 +84,10 @@ class TestReturnAtTheCounter:
         assert 'class="returnable">2<' in page
         assert "HAM-01" in page
 
-    def test_one_submit_receives_restocks_and_refunds(self, counter, web_order, other_store):
+    def test_one_submit_receives_restocks_and_refunds(
+        self, counter_manager, web_order, other_store
+    ):
+        counter = counter_manager
         line = web_order.lines.get()
 
         response = counter.post(
@@ -97,6 +109,31 @@ class TestReturnAtTheCounter:
         page = response.content.decode()
         assert f"Return {r.number} received at HAM-01. Refunded 50.00 EUR" in page
         assert 'class="returnable">1<' in page
+
+    def test_store_staff_receive_and_leave_the_refund_to_a_manager(
+        self, counter, web_order, other_store
+    ):
+        line = web_order.lines.get()
+        response = counter.post(
+            f"/desk/returns/order/{web_order.number}/return/",
+            {
+                "store": "HAM-01",
+                "line": [line.pk],
+                f"quantity_{line.pk}": "1",
+                f"reason_{line.pk}": "defective",
+                f"condition_{line.pk}": "resellable",
+                "refund_method": "original",
+            },
+            follow=True,
+        )
+        r = Return.objects.get()
+        assert r.status == ReturnStatus.RECEIVED
+        assert not Refund.objects.exists()
+        assert "A manager refunds it" in response.content.decode()
+        assert (
+            counter.post(f"/desk/returns/{r.pk}/refund/", {"refund_method": "original"}).status_code
+            == 403
+        )
 
     def test_too_many_is_refused_and_nothing_is_written(self, counter, web_order):
         line = web_order.lines.get()
@@ -127,7 +164,10 @@ class TestReturnAtTheCounter:
 
         assert not Return.objects.exists()
 
-    def test_an_announced_return_is_received_and_refunded(self, counter, web_order, other_store):
+    def test_an_announced_return_is_received_and_refunded(
+        self, counter_manager, web_order, other_store
+    ):
+        counter = counter_manager
         line = web_order.lines.get()
         r = create_return(
             actor=Actor(channel=Channel.WEB),

@@ -17,6 +17,7 @@ from orders.services.returns import (
     exchange_return,
     receive_return,
 )
+from stores.models import StaffRole
 from tests.factories import VariantFactory, staff_user
 from tests.inventory.factories_stock import stocked
 from tests.orders.factories_returns import bought, staff_api
@@ -44,7 +45,7 @@ def returned_shirt(store):
 def test_a_cheaper_replacement_refunds_the_difference(returned_shirt, store):
     scarf = VariantFactory(price=Decimal("25.00"))
     stocked(scarf, store, 1)
-    actor = Actor(user=staff_user(store))
+    actor = Actor(user=staff_user(store, role=StaffRole.MANAGER))
 
     r, replacement, refunds = exchange_return(
         actor=actor,
@@ -123,7 +124,7 @@ def test_the_exchange_endpoint(returned_shirt, store):
     scarf = VariantFactory(price=Decimal("25.00"))
     stocked(scarf, store, 1)
 
-    response = staff_api(store).post(
+    response = staff_api(store, role=StaffRole.MANAGER).post(
         f"/api/v1/staff/returns/{returned_shirt.pk}/exchange/",
         {
             "fulfilment": "pickup",
@@ -145,7 +146,7 @@ def test_the_exchange_endpoint(returned_shirt, store):
 
 
 def test_the_exchange_endpoint_refuses_bad_input(returned_shirt, store):
-    response = staff_api(store).post(
+    response = staff_api(store, role=StaffRole.MANAGER).post(
         f"/api/v1/staff/returns/{returned_shirt.pk}/exchange/",
         {"fulfilment": "teleport", "lines": [{"sku": "NOPE", "quantity": 1}]},
         format="json",

@@ -9,6 +9,7 @@ from django.core import mail
 from customers.services import store_credit_balance
 from inventory.models import StockItem
 from orders.models import Order
+from stores.models import StaffRole
 from tests.factories import (
     CustomerFactory,
     StoreFactory,
@@ -88,7 +89,7 @@ def test_journey_3_a_complicated_return(web, phone_desk):
     )
 
     # At the Hamburg counter the staff member sees the note on the timeline.
-    counter = staff_api(hamburg)
+    counter = staff_api(hamburg, role=StaffRole.MANAGER)
     timeline = ok(counter.get(f"/api/v1/customers/{customer.pk}/timeline/"))["results"]
     assert any("agreed full refund" in e["summary"] for e in timeline if e["kind"] == "note")
 
@@ -156,7 +157,7 @@ def test_journey_7_bought_in_one_store_returned_in_another(web):
     lamp = VariantFactory(sku="LMP-DESK-01", price=Decimal("49.90"))
     stocked(lamp, berlin, 3)
     customer = CustomerFactory(phone="+4930123456", email="kai@example.de")
-    berlin_counter = staff_api(berlin)
+    berlin_counter = staff_api(berlin, role=StaffRole.MANAGER)
     with committed():
         reservation = ok(
             web.post(
@@ -175,7 +176,7 @@ def test_journey_7_bought_in_one_store_returned_in_another(web):
     assert Order.objects.get(number=sale_number).channel == "store"
     assert on_hand(lamp, berlin) == 1
 
-    hamburg_counter = staff_api(hamburg)
+    hamburg_counter = staff_api(hamburg, role=StaffRole.MANAGER)
     sale_order = ok(hamburg_counter.get(f"/api/v1/staff/returns/returnable/?order={sale_number}"))
     assert [(line["handed_over"], line["returnable"]) for line in sale_order["lines"]] == [(2, 2)]
     with committed():
@@ -245,7 +246,7 @@ def test_journey_7_by_mail_to_the_warehouse(web):
         201,
     )
     assert announced["store"] == "LAG-01"
-    warehouse_staff = staff_api(warehouse)
+    warehouse_staff = staff_api(warehouse, role=StaffRole.MANAGER)
     ok(
         warehouse_staff.post(
             f"/api/v1/staff/returns/{announced['id']}/receive/",
@@ -273,7 +274,7 @@ def test_store_credit_earned_by_a_return_is_spent_on_a_new_order(web, customer_a
     stocked(shirt, berlin, 1)
     stocked(scarf, berlin, 1)
     customer = customer_api.customer
-    counter = staff_api(berlin)
+    counter = staff_api(berlin, role=StaffRole.MANAGER)
     order = collected_web_order(web, counter, customer, berlin, shirt)
 
     announced = ok(
