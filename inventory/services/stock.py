@@ -185,20 +185,30 @@ def _reserve_in_id_order(
     with connection.cursor() as cursor:
         for item in sorted(items.values(), key=lambda i: i.pk):
             wanted = totals[item.variant_id]
+            variant = variants[item.variant_id]
             if not short:
                 cursor.execute(_RESERVE_BY_ID.format(t=STOCK_TABLE), [wanted, now, item.pk, wanted])
                 if cursor.rowcount == 1:
                     continue
-            # Short (or an earlier line was): read what is there now, for the error.
-            current = StockItem.objects.filter(pk=item.pk).values(
-                "on_hand", "reserved", "safety_stock"
-            )[0]
-            available = current["on_hand"] - current["reserved"] - current["safety_stock"]
+                # An UPDATE that matched no row is a short line, full stop: stock given back
+                # since then does not count, `reserved` did not rise. The re-read only feeds the
+                # message; at the UPDATE there were fewer than `wanted`.
+                available = min(_available_now(item.pk), wanted - 1)
+                short.append(_short_line(variant, store, wanted, available))
+                continue
+            # An earlier line was short: the rest are only read, to name every short line.
+            available = _available_now(item.pk)
             if available < wanted:
-                short.append(_short_line(variants[item.variant_id], store, wanted, available))
+                short.append(_short_line(variant, store, wanted, available))
     if short:
         raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
     return {variant_id: item.pk for variant_id, item in items.items()}
+
+
+def _available_now(item_id: int) -> int:
+    """What the row offers for promises at this moment (not locked: for messages only)."""
+    current = StockItem.objects.filter(pk=item_id).values("on_hand", "reserved", "safety_stock")[0]
+    return current["on_hand"] - current["reserved"] - current["safety_stock"]
 
 
 def release(
