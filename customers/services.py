@@ -17,6 +17,7 @@ from django.utils import timezone
 from common import outbox
 from common.actor import Actor
 from common.models import Channel, hash_key
+from common.retry import retry_when_busy
 from customers.exceptions import CustomerConflict, InvalidCustomerData
 from customers.models import (
     ContactChange,
@@ -379,6 +380,7 @@ def store_credit_balance(customer: Customer) -> Decimal:
     ] or Decimal("0.00")
 
 
+@retry_when_busy
 @transaction.atomic
 def add_store_credit_entry(
     *, customer: Customer, amount: Decimal, reason: str, cause_type: str = "", cause_id: Any = ""
@@ -401,6 +403,7 @@ def add_store_credit_entry(
     )
 
 
+@retry_when_busy
 @transaction.atomic
 def merge_customers(*, actor: Actor, survivor: Customer, duplicate: Customer) -> Customer:
     """Move all history of `duplicate` to `survivor`; the duplicate stays as an alias.

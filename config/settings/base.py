@@ -198,6 +198,10 @@ OMNIS_WEBHOOK_RETRY_HOURS = env.int("OMNIS_WEBHOOK_RETRY_HOURS", default=24)
 OMNIS_WEBHOOK_SUBSCRIBERS_TTL_SECONDS = env.float(
     "OMNIS_WEBHOOK_SUBSCRIBERS_TTL_SECONDS", default=2.0
 )
+# A deadlock or serialization failure reruns the outermost transaction (common.retry): attempts in
+# all, and the first pause's ceiling in seconds (doubling, with jitter, at most 0.5 s).
+OMNIS_BUSY_RETRIES = env.int("OMNIS_BUSY_RETRIES", default=5)
+OMNIS_BUSY_RETRY_BASE_DELAY = env.float("OMNIS_BUSY_RETRY_BASE_DELAY", default=0.02)
 OMNIS_EMAIL_FROM = env("OMNIS_EMAIL_FROM", default="service@omnis.example")
 DEFAULT_FROM_EMAIL = OMNIS_EMAIL_FROM
 

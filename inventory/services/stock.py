@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from common.actor import Actor
+from common.retry import retry_when_busy
 from inventory.exceptions import InsufficientStock, StockConflict
 from inventory.models import CauseType, MovementKind, StockItem, StockMovement, Variant
 from inventory.services._ledger import (
@@ -29,6 +30,7 @@ from stores.models import Store
 # --- goods in and counts ---------------------------------------------------------------------
 
 
+@retry_when_busy
 def receive(
     *,
     actor: Actor,
@@ -62,6 +64,7 @@ def receive(
         StockMovement.objects.bulk_create(movements)
 
 
+@retry_when_busy
 def adjust_to_count(
     *,
     actor: Actor,
@@ -104,6 +107,7 @@ def adjust_to_count(
         return movement
 
 
+@retry_when_busy
 def set_safety_stock(*, actor: Actor, store: Store, variant: Variant, quantity: int) -> StockItem:
     """Units kept back from online promises at this store (0 or more). Not a ledger change.
 
@@ -120,6 +124,7 @@ def set_safety_stock(*, actor: Actor, store: Store, variant: Variant, quantity: 
 # --- promises and sales ----------------------------------------------------------------------
 
 
+@retry_when_busy
 def reserve(
     *,
     actor: Actor,
@@ -211,6 +216,7 @@ def _available_now(item_id: int) -> int:
     return current["on_hand"] - current["reserved"] - current["safety_stock"]
 
 
+@retry_when_busy
 def release(
     *,
     actor: Actor,
@@ -245,6 +251,7 @@ def release(
         StockMovement.objects.bulk_create(movements)
 
 
+@retry_when_busy
 def sell(
     *,
     actor: Actor,
@@ -298,6 +305,7 @@ def sell(
 # --- returns and damage ----------------------------------------------------------------------
 
 
+@retry_when_busy
 def restock_return(
     *,
     actor: Actor,
@@ -327,6 +335,7 @@ def restock_return(
         return movement
 
 
+@retry_when_busy
 def mark_damaged(
     *,
     actor: Actor,

@@ -19,6 +19,7 @@ from common import outbox
 from common.actor import Actor
 from common.errors import Forbidden, IllegalTransition, InvalidInput, move_status
 from common.models import Channel
+from common.retry import retry_when_busy
 from customers.models import Customer, TimelineKind
 from customers.services import add_store_credit_entry, record_timeline_event, store_credit_balance
 from inventory import services as stock
@@ -279,6 +280,7 @@ def _reserve_for_pickup(*, actor: Actor, order: Order, order_lines: list[OrderLi
     order.save(update_fields=["transfer", "updated_at"])
 
 
+@retry_when_busy
 def place_order(
     *,
     actor: Actor,
@@ -405,6 +407,7 @@ def _warehouse_for(lines: Sequence[tuple[Variant, int]]) -> Store:
     return warehouses[0]
 
 
+@retry_when_busy
 def create_counter_sale(
     *,
     actor: Actor,
@@ -461,6 +464,7 @@ def _new_pickup_code() -> str:
     return "".join(secrets.choice(PICKUP_CODE_ALPHABET) for _ in range(PICKUP_CODE_LENGTH))
 
 
+@retry_when_busy
 def mark_ready_for_pickup(*, actor: Actor, order: Order) -> Order:
     """Staff picked the goods: the order is ready, gets its pickup code and a deadline.
 
@@ -504,6 +508,7 @@ def mark_ready_for_pickup(*, actor: Actor, order: Order) -> Order:
     return order
 
 
+@retry_when_busy
 def hand_over(
     *,
     actor: Actor,
@@ -682,6 +687,7 @@ def _handed_quantities(
 # --- delivery --------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def ship_order(*, actor: Actor, order: Order) -> Order:
     """A delivery order leaves the warehouse: its reserved stock is sold there.
 
@@ -706,6 +712,7 @@ def ship_order(*, actor: Actor, order: Order) -> Order:
     return order
 
 
+@retry_when_busy
 def deliver_order(*, actor: Actor, order: Order) -> Order:
     """The carrier delivered: the order is complete and every line counts as handed over.
 
@@ -722,6 +729,7 @@ def deliver_order(*, actor: Actor, order: Order) -> Order:
 # --- cancelling ------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
     """Cancel an order that is not yet collected or shipped and give its stock back.
 
@@ -762,6 +770,7 @@ def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
     return order
 
 
+@retry_when_busy
 def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
     """After a warehouse transfer arrived: settle the orders it travelled for.
 
@@ -822,6 +831,7 @@ def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
 # --- the pickup window -----------------------------------------------------------------------
 
 
+@retry_when_busy
 def expire_uncollected_orders(*, now: datetime | None = None) -> dict[str, int]:
     """Remind a day before the pickup deadline, cancel after it (releasing the stock).
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from common import outbox
 from common.actor import Actor
 from common.errors import move_status
+from common.retry import retry_when_busy
 from customers.models import Customer, TimelineKind
 from customers.normalise import normalise_email, normalise_phone
 from customers.services import find_or_create_customer, record_timeline_event
@@ -224,6 +225,7 @@ def _check_customer_details(details: dict[str, Any], errors: dict) -> None:
         errors["customer"] = ["Give a customer, or a phone number or e-mail address."]
 
 
+@retry_when_busy
 @transaction.atomic
 def reserve_for_customer(
     *,
@@ -357,6 +359,7 @@ def _require_active(reservation: Reservation, now: datetime, doing: str) -> None
         )
 
 
+@retry_when_busy
 @transaction.atomic
 def extend_reservation(
     *,
@@ -470,6 +473,7 @@ def _release(
     _queue("send_reservation_released", reservation.pk)
 
 
+@retry_when_busy
 @transaction.atomic
 def cancel_reservation(
     *, actor: Actor, reservation: Reservation, note: str = "", now: datetime | None = None
@@ -489,6 +493,7 @@ def cancel_reservation(
     return reservation
 
 
+@retry_when_busy
 @transaction.atomic
 def collect_reservation(
     *,
@@ -612,6 +617,7 @@ def _send_due_reminders(now: datetime, limit: int) -> int:
     return sent
 
 
+@retry_when_busy
 def release_expired_reservations(*, now: datetime | None = None, limit: int = 500) -> dict:
     """Send due reminders and release every active hold past its deadline (reason expired).
 

@@ -30,6 +30,7 @@ from common.errors import (
     InvalidInput,
     move_status,
 )
+from common.retry import retry_when_busy
 from customers.models import TimelineKind
 from customers.services import record_timeline_event
 from inventory import services as stock
@@ -237,6 +238,7 @@ def _validate_line_requests(lines: list[ReturnLineRequest]) -> None:
 # --- announce --------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def create_return(
     *,
     actor: Actor,
@@ -381,6 +383,7 @@ def create_return(
 # --- receive ---------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def receive_return(
     *,
     actor: Actor,
