@@ -380,6 +380,16 @@ def store_credit_balance(customer: Customer) -> Decimal:
     ] or Decimal("0.00")
 
 
+def lock_customer(customer: Customer) -> None:
+    """Lock the customer's row (for store credit) until the transaction ends.
+
+    The global lock order puts customer rows before stock rows: a service that may touch both
+    calls this first. NO KEY UPDATE: rows merely pointing at the customer (orders, timeline
+    entries) can still be written meanwhile.
+    """
+    Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
+
+
 @retry_when_busy
 @transaction.atomic
 def add_store_credit_entry(
@@ -387,7 +397,7 @@ def add_store_credit_entry(
 ) -> StoreCreditEntry:
     """Earn (positive) or spend (negative) store credit; the balance never goes below zero."""
     # Lock the customer row so that two spends cannot both see the same balance.
-    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    lock_customer(customer)
     if amount < 0 and store_credit_balance(customer) + amount < 0:
         raise CustomerConflict(
             "Not enough store credit.",
@@ -414,8 +424,10 @@ def merge_customers(*, actor: Actor, survivor: Customer, duplicate: Customer) ->
     """
     if survivor.pk == duplicate.pk:
         raise CustomerConflict("A customer cannot be merged into itself.", code="merge_into_self")
-    survivor = Customer.objects.select_for_update().get(pk=survivor.pk)
-    duplicate = Customer.objects.select_for_update().get(pk=duplicate.pk)
+    # Both rows in id order, whichever is kept: two merges of the same pair cannot deadlock.
+    locked = Customer.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk])
+    by_id = {customer.pk: customer for customer in locked.order_by("pk")}
+    survivor, duplicate = by_id[survivor.pk], by_id[duplicate.pk]
     if survivor.merged_into_id or duplicate.merged_into_id:
         raise CustomerConflict(
             "Merge into the surviving record, not into an alias.", code="already_merged"

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from common.actor import Actor
 from common.retry import retry_when_busy
-from inventory.exceptions import InsufficientStock, StockConflict
+from inventory.exceptions import InsufficientStock, InvalidStockRequest, StockConflict
 from inventory.models import CauseType, MovementKind, StockItem, StockMovement, Variant
 from inventory.services._ledger import (
     STOCK_TABLE,
@@ -260,6 +260,8 @@ def sell(
     cause_type: str,
     from_reserved: bool = True,
     reason: str = "",
+    released: list[CausedStockLine] | None = None,
+    release_reason: str = "",
 ) -> None:
     """Units leave the store as a sale (sale movements: on_hand down).
 
@@ -267,13 +269,21 @@ def sell(
     StockConflict if not that much is reserved. from_reserved=False is a direct counter sale of
     unreserved shelf stock; raises InsufficientStock naming every short line. Safety stock is
     kept back from online promises only, so the customer at the counter may buy it.
+
+    `released`: promised units the customer did not take (a partial hand-over) go back to the
+    shelf in the same pass (release movements), so the rows are locked once, in the global order.
     """
     checked = _normalise_lines(lines, with_cause=True)
-    totals = _totals(checked)
+    if released and not from_reserved:
+        raise InvalidStockRequest(
+            "Invalid stock lines.", errors={"released": ["Only a sale of reserved units."]}
+        )
+    given_back = _normalise_lines(released, with_cause=True) if released else []
+    totals = _totals(checked + given_back)
     with transaction.atomic():
         items = _items_for(store, totals, create=False, lock=True)
         if from_reserved:
-            _require_reserved(store, checked, totals, items)
+            _require_reserved(store, checked + given_back, totals, items)
         else:
             short = []
             for variant in {v.pk: v for v, _, _ in checked}.values():
@@ -283,26 +293,40 @@ def sell(
                     short.append(_short_line(variant, store, totals[variant.pk], free))
             if short:
                 raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
-        movements = []
         reserved_delta = -1 if from_reserved else 0
-        for variant, quantity, cause_id in _ordered(checked, items):
-            item = items[variant.pk]
+        changes = [(MovementKind.SALE, line) for line in checked]
+        changes += [(MovementKind.RELEASE, line) for line in given_back]
+        changes.sort(key=lambda change: items[change[1][0].pk].pk)
+        movements = []
+        for kind, (variant, quantity, cause_id) in changes:
+            sale = kind == MovementKind.SALE
             movements.append(
                 _book(
-                    item,
-                    MovementKind.SALE,
+                    items[variant.pk],
+                    kind,
                     actor=actor,
-                    on_hand=-quantity,
-                    reserved=reserved_delta * quantity,
+                    on_hand=-quantity if sale else 0,
+                    reserved=reserved_delta * quantity if sale else -quantity,
                     cause_type=cause_type,
                     cause_id=cause_id,
-                    reason=reason,
+                    reason=reason if sale else release_reason or reason,
                 )
             )
         StockMovement.objects.bulk_create(movements)
 
 
 # --- returns and damage ----------------------------------------------------------------------
+
+
+def lock_stock_rows(*, store: Store, variants: list[Variant]) -> None:
+    """Lock this store's rows for these SKUs (created if missing) in the global lock order.
+
+    For a caller that then changes them one service call at a time, in an order of its own (a
+    return's lines), inside its one transaction: taking the locks up front keeps the order.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lock_stock_rows only makes sense inside the caller's transaction.")
+    _items_for(store, {variant.pk for variant in variants}, create=True, lock=True)
 
 
 @retry_when_busy
