@@ -545,6 +545,8 @@ def collect_reservation(
         lines=[(line.variant, quantity) for line, quantity in sold],
         note=f"Reservation {reservation.pk}",
     )
+    rest = {line.pk: line.quantity - wanted.get(line.pk, 0) for line in held}
+    # One pass: sold and released rows are locked together, in the global order.
     stock.sell(
         actor=actor,
         store=reservation.store,
@@ -552,13 +554,8 @@ def collect_reservation(
         cause_type=CauseType.RESERVATION_LINE,
         from_reserved=True,
         reason=f"Reservation {reservation.pk} collected ({order.number})",
-    )
-    rest = {line.pk: line.quantity - wanted.get(line.pk, 0) for line in held}
-    _release_stock(
-        reservation,
-        rest,
-        actor=actor,
-        reason=f"Reservation {reservation.pk}: not collected",
+        released=[(line.variant, rest[line.pk], str(line.pk)) for line in held if rest[line.pk]],
+        release_reason=f"Reservation {reservation.pk}: not collected",
     )
     for line, quantity in sold:
         line.collected = quantity

@@ -16,6 +16,7 @@ from customers.services import add_store_credit_entry, merge_customers
 from inventory.models import StockItem
 from orders.models.orders import Fulfilment
 from orders.services import orders as order_services
+from orders.services.reservations import collect_reservation, reserve_for_customer
 from orders.services.returns import ReturnLineRequest, create_return, receive_return
 from tests.conftest import requires_postgres
 from tests.factories import CustomerFactory, StoreFactory, VariantFactory, WarehouseFactory
@@ -208,3 +209,23 @@ def test_merging_locks_both_customers_in_id_order():
     )
     assert held == []
     assert Customer.objects.get(pk=duplicate.pk).merged_into_id == survivor.pk
+
+
+def test_collecting_part_of_a_reservation_sells_and_releases_in_one_pass():
+    store = StoreFactory()
+    left, taken = VariantFactory(), VariantFactory()
+    stocked(left, store, 5)  # the lower stock item id
+    stocked(taken, store, 5)
+    reservation = reserve_for_customer(
+        actor=SYSTEM, store=store, customer=CustomerFactory(), lines=[(left, 1), (taken, 1)]
+    )
+    taken_line = reservation.lines.get(variant=taken)
+
+    held = held_while_waiting(
+        item(left, store),
+        [item(taken, store)],
+        lambda: collect_reservation(actor=SYSTEM, reservation=reservation, lines=[(taken_line, 1)]),
+    )
+    assert held == []
+    assert (item(taken, store).on_hand, item(left, store).reserved) == (4, 0)
+    assert_ledger_consistent()
