@@ -16,7 +16,9 @@ the caller gets `Busy` (code busy_try_again, 503 with Retry-After), never a raw 
 import functools
 import logging
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -30,6 +32,11 @@ log = logging.getLogger(__name__)
 # deadlock_detected, serialization_failure
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 
+# How often a transaction was run again (by SQLSTATE) and gave up ("busy"), since the process
+# started: the soak benchmark reports them.
+absorbed: Counter[str] = Counter()
+_absorbed_lock = threading.Lock()
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -42,15 +49,24 @@ class Busy(ApplicationError):
     retry_after = 1  # seconds, sent as Retry-After
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """A deadlock or serialization failure, as raised by Django's wrapper around the driver."""
-    seen = exc
+def _sqlstate(exc: BaseException) -> str | None:
+    seen: BaseException | None = exc
     while seen is not None:
         state = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
         if state in RETRYABLE_SQLSTATES:
-            return True
+            return state
         seen = seen.__cause__
-    return False
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A deadlock or serialization failure, as raised by Django's wrapper around the driver."""
+    return _sqlstate(exc) is not None
+
+
+def _count(what: str) -> None:
+    with _absorbed_lock:
+        absorbed[what] += 1
 
 
 def _pause(attempt: int) -> None:
@@ -76,12 +92,14 @@ def run_retrying(work: Callable[[], R], *, what: str = "") -> R:
             if not is_retryable(exc):
                 raise
             if attempt == attempts:
+                _count("busy")
                 log.warning("%s still refused after %d attempts: %s", what, attempts, exc)
                 raise Busy(
                     "Too many people are changing the same records right now; nothing was "
                     "saved. Please try again.",
                     extra={"attempts": attempts},
                 ) from exc
+            _count(_sqlstate(exc) or "")
             log.info("%s: %s; attempt %d of %d", what, exc.__class__.__name__, attempt, attempts)
             _pause(attempt)
     raise AssertionError("unreachable")  # pragma: no cover
