@@ -527,6 +527,7 @@ def main() -> int:
     os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.dummy.EmailBackend")
     django_on_fresh_database(args.server or DEFAULT_SERVER, args.database)
     logging.getLogger("celery").setLevel(logging.WARNING)  # e-mail tasks run eagerly here
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # 409s are expected
     world = build_world()
 
     def progress(report: Report, elapsed: float) -> None:

@@ -759,7 +759,9 @@ def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
         locked = _lock(order)
         set_order_status(actor=actor, order=locked, status=OrderStatus.CANCELLED, note=reason)
         order_lines = list(locked.lines.select_related("variant").order_by("pk"))
-        transfer = locked.transfer
+        # Read afresh now that the order is ours: a receipt that settled this order committed
+        # while we waited for the lock, and the joined row above is from before that.
+        transfer = Transfer.objects.filter(pk=locked.transfer_id).first()
         arrived = transfer is None or transfer.status == TransferStatus.RECEIVED
         releasable = [ln for ln in order_lines if not ln.via_transfer or arrived]
         # The global lock order: the customer's row (the refund below may credit it) before any

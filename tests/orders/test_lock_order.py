@@ -6,6 +6,7 @@ later: a service that waits while holding a later row is half of a deadlock."""
 import threading
 import time
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -14,6 +15,7 @@ from common.actor import Actor
 from customers.models import Customer
 from customers.services import add_store_credit_entry, merge_customers
 from inventory.models import StockItem
+from inventory.services import dispatch_transfer, receive_transfer
 from orders.models.orders import Fulfilment
 from orders.services import orders as order_services
 from orders.services.reservations import collect_reservation, reserve_for_customer
@@ -228,4 +230,63 @@ def test_collecting_part_of_a_reservation_sells_and_releases_in_one_pass():
     )
     assert held == []
     assert (item(taken, store).on_hand, item(left, store).reserved) == (4, 0)
+    assert_ledger_consistent()
+
+
+def test_an_order_cancelled_while_its_transfer_is_being_received_releases_the_arrived_units():
+    """The receipt holds the order's lock (settling it) while the cancellation waits for it: the
+    cancellation must then see the transfer as received, not as it was when it started waiting,
+    or the arrived units stay reserved for a cancelled order."""
+    depot = WarehouseFactory()
+    store = StoreFactory()
+    variant = VariantFactory()
+    stocked(variant, depot, 2)
+    stocked(variant, store, 0)
+    order = order_services.place_order(
+        actor=SYSTEM,
+        customer=CustomerFactory(),
+        fulfilment=Fulfilment.PICKUP,
+        pickup_store=store,
+        lines=[(variant, 1)],
+    )
+    transfer = order.transfer
+    dispatch_transfer(actor=SYSTEM, transfer=transfer)
+    settling, go_on = threading.Event(), threading.Event()
+    real_event = order_services.record_timeline_event
+
+    def slow_timeline_event(**kwargs):
+        if kwargs.get("subject_type") == "transfer":  # the receipt, holding the order's lock
+            settling.set()
+            go_on.wait(timeout=30)
+        return real_event(**kwargs)
+
+    outcome: dict = {}
+
+    def run(name, work):
+        try:
+            outcome[name] = work()
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            outcome[name] = exc
+        finally:
+            connection.close()
+
+    with mock.patch.object(order_services, "record_timeline_event", slow_timeline_event):
+        receipt = threading.Thread(
+            target=run, args=("receipt", lambda: receive_transfer(actor=SYSTEM, transfer=transfer))
+        )
+        receipt.start()
+        assert settling.wait(timeout=10)
+        cancelling = threading.Thread(
+            target=run,
+            args=("cancel", lambda: order_services.cancel_order(actor=SYSTEM, order=order)),
+        )
+        cancelling.start()
+        assert _someone_waits_for_a_lock()
+        go_on.set()
+        receipt.join(timeout=30)
+        cancelling.join(timeout=30)
+    assert not isinstance(outcome["receipt"], Exception), outcome["receipt"]
+    assert not isinstance(outcome["cancel"], Exception), outcome["cancel"]
+    assert item(variant, store).reserved == 0
+    assert item(variant, store).on_hand == 1
     assert_ledger_consistent()
