@@ -1,10 +1,10 @@
 """Stock services: every change of on_hand or reserved, each with its ledger rows.
 
 Only this package writes StockItem quantities and StockMovement rows. Every service is one
-transaction. Rows of one store are always touched in StockItem id order, so two multi-line
-operations can never wait on each other in a cycle (no deadlock). A reservation is a conditional
-UPDATE that only succeeds while enough is available, so concurrent callers can never promise the
-same unit twice.
+transaction, takes stock rows in the global lock order stated in stock.py, and is run again after
+a deadlock or serialization failure when it is the outermost transaction (common.retry). A
+reservation is a conditional UPDATE that only succeeds while enough is available, so concurrent
+callers can never promise the same unit twice.
 
     stock.py      receive, adjust_to_count, set_safety_stock, reserve, release, sell,
                   lock_stock_rows, restock_return, mark_damaged

@@ -1,7 +1,14 @@
 """Stock in, counted, promised, sold, returned and written off: one transaction each, with its
-ledger rows. Rows of one store are touched in StockItem id order, so multi-line operations never
-wait on each other in a cycle; a reservation is a conditional UPDATE, so concurrent callers can
-never promise the same unit twice."""
+ledger rows. A reservation is a conditional UPDATE, so concurrent callers can never promise the
+same unit twice; an UPDATE that matches no row is a short line, whatever is read afterwards.
+
+The global lock order (docs/architecture.md): the workflow row (order, reservation, return,
+transfer), then customer rows in id order, then stock rows by (store id, stock item id). Each
+service here touches one store's rows in stock item id order in a single pass (`sell` releases
+what a partial hand-over leaves in the same pass); a caller that changes several rows through
+several calls takes them first with `lock_stock_rows`. Deadlocks and serialization failures that
+slip through are retried around the outermost transaction (`common.retry.retry_when_busy`).
+"""
 
 from django.db import connection, transaction
 from django.utils import timezone
