@@ -799,6 +799,17 @@ def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
     return order
 
 
+def lock_orders_of_transfer(*, transfer: Transfer) -> None:
+    """Lock the orders a transfer travels for, before its receipt touches stock (the global lock
+    order: workflow rows before stock rows). Inside the receipt's transaction only."""
+    list(
+        Order.objects.select_for_update(of=("self",))
+        .filter(transfer=transfer)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 @retry_when_busy
 def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
     """After a warehouse transfer arrived: settle the orders it travelled for.

@@ -290,3 +290,28 @@ def test_an_order_cancelled_while_its_transfer_is_being_received_releases_the_ar
     assert item(variant, store).reserved == 0
     assert item(variant, store).on_hand == 1
     assert_ledger_consistent()
+
+
+def test_a_transfer_receipt_locks_the_orders_it_settles_before_the_stock():
+    depot = WarehouseFactory()
+    store = StoreFactory()
+    variant = VariantFactory()
+    stocked(variant, depot, 2)
+    stocked(variant, store, 0)
+    order = order_services.place_order(
+        actor=SYSTEM,
+        customer=CustomerFactory(),
+        fulfilment=Fulfilment.PICKUP,
+        pickup_store=store,
+        lines=[(variant, 1)],
+    )
+    transfer = order.transfer
+    dispatch_transfer(actor=SYSTEM, transfer=transfer)
+
+    held = held_while_waiting(
+        order,
+        [item(variant, store)],
+        lambda: receive_transfer(actor=SYSTEM, transfer=transfer),
+    )
+    assert held == []
+    assert item(variant, store).reserved == 1
