@@ -25,7 +25,7 @@ from inventory.services._ledger import (
     _normalise_lines,
 )
 from inventory.services.stock import release, reserve
-from inventory.signals import transfer_received
+from inventory.signals import transfer_arriving, transfer_received
 from stores.models import Store
 
 
@@ -143,6 +143,7 @@ def receive_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
     with transaction.atomic():
         locked = _lock_transfer(transfer)
         move_status(locked, Transfer.TRANSITIONS, TransferStatus.RECEIVED, "transfer")
+        transfer_arriving.send(sender=Transfer, actor=actor, transfer=locked)
         lines = _transfer_lines(locked)
         items = _items_for(locked.to_store, {ln.variant_id for ln in lines}, create=True, lock=True)
         movements = []
