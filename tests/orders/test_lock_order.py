@@ -315,3 +315,28 @@ def test_a_transfer_receipt_locks_the_orders_it_settles_before_the_stock():
     )
     assert held == []
     assert item(variant, store).reserved == 1
+
+
+def test_cancelling_an_order_partly_sent_from_the_warehouse_takes_stock_in_store_id_order():
+    depot = WarehouseFactory()  # created first: the lower store id
+    store = StoreFactory()
+    here, there = VariantFactory(), VariantFactory()
+    stocked(here, store, 2)
+    stocked(there, depot, 2)
+    order = order_services.place_order(
+        actor=SYSTEM,
+        customer=CustomerFactory(),
+        fulfilment=Fulfilment.PICKUP,
+        pickup_store=store,
+        lines=[(here, 1), (there, 1)],
+    )
+    assert order.transfer is not None
+
+    held = held_while_waiting(
+        item(there, depot),
+        [item(here, store)],
+        lambda: order_services.cancel_order(actor=SYSTEM, order=order),
+    )
+    assert held == []
+    assert (item(here, store).reserved, item(there, depot).reserved) == (0, 0)
+    assert_ledger_consistent()
