@@ -211,14 +211,17 @@ def op_api_order(rng, world, report, actor, me, client=None):
         "fulfilment": "pickup",
         "pickup_store": rng.choice(world.stores).code,
         "lines": [{"sku": v.sku, "quantity": q} for v, q in _lines(rng, world)],
+        "payment_reference": f"psp_soak_{uuid.uuid4().hex[:12]}",
     }
     key = uuid.uuid4().hex
     for _ in range(2):
         response = client.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
         if response.status_code >= 500:
             raise RuntimeError(f"API answered {response.status_code}: {response.content[:300]!r}")
+    if response.status_code == 409:  # a domain refusal, like the services' ApplicationError
+        raise ApiRefusal(response.json().get("code") or "conflict")
     if response.status_code != 201:
-        raise ApiRefusal(response.json().get("code") or str(response.status_code))
+        raise RuntimeError(f"API answered {response.status_code}: {response.content[:300]!r}")
 
 
 def op_hand_over(rng, world, report, actor, me):

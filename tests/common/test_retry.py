@@ -99,6 +99,7 @@ def place(api, customer, store, variant, **headers):
         "fulfilment": "pickup",
         "pickup_store": store.code,
         "lines": [{"sku": variant.sku, "quantity": 1}],
+        "payment_reference": "psp_pay_retry",
     }
     return api.post("/api/v1/orders/", body, format="json", **headers)
 
