@@ -531,6 +531,7 @@ def main() -> int:
     django_on_fresh_database(args.server or DEFAULT_SERVER, args.database)
     logging.getLogger("celery").setLevel(logging.WARNING)  # e-mail tasks run eagerly here
     logging.getLogger("django.request").setLevel(logging.ERROR)  # 409s are expected
+    logging.getLogger("omnis.requests").setLevel(logging.WARNING)
     world = build_world()
 
     def progress(report: Report, elapsed: float) -> None:

@@ -331,7 +331,9 @@ def _check_limits(customer: Customer, lines: list[tuple[Variant, int]], now: dat
             f"At most {per_line} units of one item can be held; ask the store for more.",
             extra={"max_units_per_line": per_line, "skus": too_many},
         )
-    Customer.objects.select_for_update().filter(pk=customer.pk).exists()
+    # NO KEY UPDATE: rows that merely point at the customer (timeline entries written while
+    # holding stock rows) must not wait for it, or the two wait on each other.
+    Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).exists()
     active = Reservation.objects.filter(
         customer=customer, status=ReservationStatus.ACTIVE, expires_at__gt=now
     ).count()

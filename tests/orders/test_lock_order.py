@@ -340,3 +340,42 @@ def test_cancelling_an_order_partly_sent_from_the_warehouse_takes_stock_in_store
     assert held == []
     assert (item(here, store).reserved, item(there, depot).reserved) == (0, 0)
     assert_ledger_consistent()
+
+
+def test_the_reservation_limit_check_does_not_hold_up_timeline_entries_of_the_customer():
+    """The limit check locks the customer; a timeline entry for them (written by a service that
+    already holds stock rows) must not wait for that lock, or the two wait on each other."""
+    from django.utils import timezone
+
+    from customers.models import TimelineKind
+    from customers.services import record_timeline_event
+    from orders.services.reservations import _check_limits
+
+    customer = CustomerFactory()
+    holding, done = threading.Event(), threading.Event()
+
+    def check_limits() -> None:
+        try:
+            with transaction.atomic():
+                _check_limits(customer, [], timezone.now())
+                holding.set()
+                done.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=check_limits)
+    thread.start()
+    try:
+        assert holding.wait(timeout=10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            record_timeline_event(
+                customer=customer,
+                kind=TimelineKind.TOUCHPOINT,
+                channel="store",
+                summary="Goods arrived",
+            )
+    finally:
+        done.set()
+        thread.join(timeout=30)
