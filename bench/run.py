@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py              # all of them
     .venv/bin/python bench/run.py reserve      # only bench/reserve.py
+    .venv/bin/python bench/run.py soak -- --seconds 60   # the 16-thread soak (bench/soak.py)
     .venv/bin/python bench/run.py import -- --rows 100000   # arguments after -- go to the scripts
 
 A benchmark is a standalone script that creates its own PostgreSQL database (never the dev

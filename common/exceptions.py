@@ -1,7 +1,8 @@
-"""One exception handler: every 4xx leaves the API as {"type", "detail", "errors"}."""
+"""One exception handler: every error leaves the API as {"type", "detail", "errors"}."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -10,6 +11,7 @@ from rest_framework.views import exception_handler
 
 from common.errors import ApplicationError
 from common.requestlog import current_request_id
+from common.retry import Busy, is_retryable
 
 _TYPES = {
     400: "validation_error",
@@ -23,6 +25,7 @@ _TYPES = {
     422: "unprocessable",
     429: "throttled",
     500: "server_error",
+    503: "busy",
 }
 
 
@@ -59,9 +62,15 @@ def server_error(request, *args, **kwargs):
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, DatabaseError) and is_retryable(exc):
+        # Only reached where no retry could run (it is done around the outermost transaction).
+        exc = Busy("The records are busy right now; nothing was saved. Please try again.")
     if isinstance(exc, ApplicationError):
         body = error_body(exc.status, exc.detail, exc.errors, code=exc.code, **exc.extra)
-        return Response(body, status=exc.status)
+        response = Response(body, status=exc.status)
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, DjangoValidationError):
         errors = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

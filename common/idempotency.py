@@ -2,7 +2,7 @@
 
 The key row is inserted in the same transaction as the work it guards, so a concurrent retry with
 the same key waits on the unique index and then replays the committed response; a crash rolls both
-back together.
+back together. A deadlock or serialization failure reruns that transaction (common.retry).
 """
 
 import functools
@@ -10,7 +10,7 @@ import hashlib
 import json
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from common.actor import ClientPrincipal
 from common.exceptions import error_body
 from common.models import IdempotencyKey
+from common.retry import Busy, is_retryable, run_retrying
 
 HEADER = "Idempotency-Key"
 
@@ -70,7 +71,8 @@ def idempotent(view_method):
         existing = IdempotencyKey.objects.filter(principal=principal, key=key).first()
         if existing is not None and existing.response_status is not None:
             return _replay(existing, fingerprint)
-        try:
+
+        def guarded_work():
             with transaction.atomic():
                 record = IdempotencyKey.objects.create(
                     principal=principal,
@@ -81,6 +83,10 @@ def idempotent(view_method):
                 )
                 try:
                     response = view_method(self, request, *args, **kwargs)
+                except DatabaseError as exc:
+                    if is_retryable(exc):
+                        raise  # the whole transaction, key row included, runs again
+                    response = self.handle_exception(exc)
                 except Exception as exc:  # noqa: BLE001 - turned into the stored error response
                     response = self.handle_exception(exc)
                 if response.status_code >= 500:
@@ -91,6 +97,13 @@ def idempotent(view_method):
                 record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
                 record.save(update_fields=["response_status", "response_body"])
                 return response
+
+        try:
+            # This transaction is the outermost one, so deadlocks are retried here (the service's
+            # own retry cannot run inside it).
+            return run_retrying(guarded_work, what=f"{request.method} {request.path}")
+        except Busy as exc:
+            return self.handle_exception(exc)  # 503, not remembered: the client may retry
         except IntegrityError:
             # A concurrent request with the same key committed first.
             record = IdempotencyKey.objects.filter(principal=principal, key=key).first()

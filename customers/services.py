@@ -17,6 +17,7 @@ from django.utils import timezone
 from common import outbox
 from common.actor import Actor
 from common.models import Channel, hash_key
+from common.retry import retry_when_busy
 from customers.exceptions import CustomerConflict, InvalidCustomerData
 from customers.models import (
     ContactChange,
@@ -379,13 +380,24 @@ def store_credit_balance(customer: Customer) -> Decimal:
     ] or Decimal("0.00")
 
 
+def lock_customer(customer: Customer) -> None:
+    """Lock the customer's row (for store credit) until the transaction ends.
+
+    The global lock order puts customer rows before stock rows: a service that may touch both
+    calls this first. NO KEY UPDATE: rows merely pointing at the customer (orders, timeline
+    entries) can still be written meanwhile.
+    """
+    Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
+
+
+@retry_when_busy
 @transaction.atomic
 def add_store_credit_entry(
     *, customer: Customer, amount: Decimal, reason: str, cause_type: str = "", cause_id: Any = ""
 ) -> StoreCreditEntry:
     """Earn (positive) or spend (negative) store credit; the balance never goes below zero."""
     # Lock the customer row so that two spends cannot both see the same balance.
-    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    lock_customer(customer)
     if amount < 0 and store_credit_balance(customer) + amount < 0:
         raise CustomerConflict(
             "Not enough store credit.",
@@ -401,6 +413,7 @@ def add_store_credit_entry(
     )
 
 
+@retry_when_busy
 @transaction.atomic
 def merge_customers(*, actor: Actor, survivor: Customer, duplicate: Customer) -> Customer:
     """Move all history of `duplicate` to `survivor`; the duplicate stays as an alias.
@@ -411,8 +424,10 @@ def merge_customers(*, actor: Actor, survivor: Customer, duplicate: Customer) ->
     """
     if survivor.pk == duplicate.pk:
         raise CustomerConflict("A customer cannot be merged into itself.", code="merge_into_self")
-    survivor = Customer.objects.select_for_update().get(pk=survivor.pk)
-    duplicate = Customer.objects.select_for_update().get(pk=duplicate.pk)
+    # Both rows in id order, whichever is kept: two merges of the same pair cannot deadlock.
+    locked = Customer.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk])
+    by_id = {customer.pk: customer for customer in locked.order_by("pk")}
+    survivor, duplicate = by_id[survivor.pk], by_id[duplicate.pk]
     if survivor.merged_into_id or duplicate.merged_into_id:
         raise CustomerConflict(
             "Merge into the surviving record, not into an alias.", code="already_merged"

@@ -78,8 +78,17 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Writers wait for each other instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Two desk users (or the desk and the webshop) writing at once wait for each other instead of
+    # failing with "database is locked": every transaction takes the write lock when it begins
+    # (IMMEDIATE; a read that later writes cannot be refused mid-way), a writer waits up to 20 s
+    # for it, and WAL lets readers go on while someone writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -198,6 +207,10 @@ OMNIS_WEBHOOK_RETRY_HOURS = env.int("OMNIS_WEBHOOK_RETRY_HOURS", default=24)
 OMNIS_WEBHOOK_SUBSCRIBERS_TTL_SECONDS = env.float(
     "OMNIS_WEBHOOK_SUBSCRIBERS_TTL_SECONDS", default=2.0
 )
+# A deadlock or serialization failure reruns the outermost transaction (common.retry): attempts in
+# all, and the first pause's ceiling in seconds (doubling, with jitter, at most 0.5 s).
+OMNIS_BUSY_RETRIES = env.int("OMNIS_BUSY_RETRIES", default=5)
+OMNIS_BUSY_RETRY_BASE_DELAY = env.float("OMNIS_BUSY_RETRY_BASE_DELAY", default=0.02)
 OMNIS_EMAIL_FROM = env("OMNIS_EMAIL_FROM", default="service@omnis.example")
 DEFAULT_FROM_EMAIL = OMNIS_EMAIL_FROM
 

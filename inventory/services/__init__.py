@@ -1,13 +1,13 @@
 """Stock services: every change of on_hand or reserved, each with its ledger rows.
 
 Only this package writes StockItem quantities and StockMovement rows. Every service is one
-transaction. Rows of one store are always touched in StockItem id order, so two multi-line
-operations can never wait on each other in a cycle (no deadlock). A reservation is a conditional
-UPDATE that only succeeds while enough is available, so concurrent callers can never promise the
-same unit twice.
+transaction, takes stock rows in the global lock order stated in stock.py, and is run again after
+a deadlock or serialization failure when it is the outermost transaction (common.retry). A
+reservation is a conditional UPDATE that only succeeds while enough is available, so concurrent
+callers can never promise the same unit twice.
 
     stock.py      receive, adjust_to_count, set_safety_stock, reserve, release, sell,
-                  restock_return, mark_damaged
+                  lock_stock_rows, restock_return, mark_damaged
     counts.py     apply_counts (many counts at once: the ERP import)
     transfers.py  create_transfer, dispatch_transfer, receive_transfer, cancel_transfer
 """
@@ -16,6 +16,7 @@ from inventory.services._ledger import CausedStockLine, StockLine
 from inventory.services.counts import CountOutcome, StockCount, apply_counts
 from inventory.services.stock import (
     adjust_to_count,
+    lock_stock_rows,
     mark_damaged,
     receive,
     release,
@@ -41,6 +42,7 @@ __all__ = [
     "cancel_transfer",
     "create_transfer",
     "dispatch_transfer",
+    "lock_stock_rows",
     "mark_damaged",
     "receive",
     "receive_transfer",

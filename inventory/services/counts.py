@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from common.actor import Actor
+from common.retry import retry_when_busy
 from inventory.models import CauseType, MovementKind
 from inventory.services._ledger import (
     STOCK_TABLE,
@@ -35,6 +36,7 @@ class CountOutcome:
     below_reserved: list[tuple[StockCount, int]] = field(default_factory=list)
 
 
+@retry_when_busy
 def apply_counts(
     *,
     actor: Actor,

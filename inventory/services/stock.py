@@ -1,13 +1,21 @@
 """Stock in, counted, promised, sold, returned and written off: one transaction each, with its
-ledger rows. Rows of one store are touched in StockItem id order, so multi-line operations never
-wait on each other in a cycle; a reservation is a conditional UPDATE, so concurrent callers can
-never promise the same unit twice."""
+ledger rows. A reservation is a conditional UPDATE, so concurrent callers can never promise the
+same unit twice; an UPDATE that matches no row is a short line, whatever is read afterwards.
+
+The global lock order (docs/architecture.md): the workflow row (order, reservation, return,
+transfer), then customer rows in id order, then stock rows by (store id, stock item id). Each
+service here touches one store's rows in stock item id order in a single pass (`sell` releases
+what a partial hand-over leaves in the same pass); a caller that changes several rows through
+several calls takes them first with `lock_stock_rows`. Deadlocks and serialization failures that
+slip through are retried around the outermost transaction (`common.retry.retry_when_busy`).
+"""
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from common.actor import Actor
-from inventory.exceptions import InsufficientStock, StockConflict
+from common.retry import retry_when_busy
+from inventory.exceptions import InsufficientStock, InvalidStockRequest, StockConflict
 from inventory.models import CauseType, MovementKind, StockItem, StockMovement, Variant
 from inventory.services._ledger import (
     STOCK_TABLE,
@@ -29,6 +37,7 @@ from stores.models import Store
 # --- goods in and counts ---------------------------------------------------------------------
 
 
+@retry_when_busy
 def receive(
     *,
     actor: Actor,
@@ -62,6 +71,7 @@ def receive(
         StockMovement.objects.bulk_create(movements)
 
 
+@retry_when_busy
 def adjust_to_count(
     *,
     actor: Actor,
@@ -104,6 +114,7 @@ def adjust_to_count(
         return movement
 
 
+@retry_when_busy
 def set_safety_stock(*, actor: Actor, store: Store, variant: Variant, quantity: int) -> StockItem:
     """Units kept back from online promises at this store (0 or more). Not a ledger change.
 
@@ -120,6 +131,7 @@ def set_safety_stock(*, actor: Actor, store: Store, variant: Variant, quantity: 
 # --- promises and sales ----------------------------------------------------------------------
 
 
+@retry_when_busy
 def reserve(
     *,
     actor: Actor,
@@ -185,22 +197,33 @@ def _reserve_in_id_order(
     with connection.cursor() as cursor:
         for item in sorted(items.values(), key=lambda i: i.pk):
             wanted = totals[item.variant_id]
+            variant = variants[item.variant_id]
             if not short:
                 cursor.execute(_RESERVE_BY_ID.format(t=STOCK_TABLE), [wanted, now, item.pk, wanted])
                 if cursor.rowcount == 1:
                     continue
-            # Short (or an earlier line was): read what is there now, for the error.
-            current = StockItem.objects.filter(pk=item.pk).values(
-                "on_hand", "reserved", "safety_stock"
-            )[0]
-            available = current["on_hand"] - current["reserved"] - current["safety_stock"]
+                # An UPDATE that matched no row is a short line, full stop: stock given back
+                # since then does not count, `reserved` did not rise. The re-read only feeds the
+                # message; at the UPDATE there were fewer than `wanted`.
+                available = min(_available_now(item.pk), wanted - 1)
+                short.append(_short_line(variant, store, wanted, available))
+                continue
+            # An earlier line was short: the rest are only read, to name every short line.
+            available = _available_now(item.pk)
             if available < wanted:
-                short.append(_short_line(variants[item.variant_id], store, wanted, available))
+                short.append(_short_line(variant, store, wanted, available))
     if short:
         raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
     return {variant_id: item.pk for variant_id, item in items.items()}
 
 
+def _available_now(item_id: int) -> int:
+    """What the row offers for promises at this moment (not locked: for messages only)."""
+    current = StockItem.objects.filter(pk=item_id).values("on_hand", "reserved", "safety_stock")[0]
+    return current["on_hand"] - current["reserved"] - current["safety_stock"]
+
+
+@retry_when_busy
 def release(
     *,
     actor: Actor,
@@ -235,6 +258,7 @@ def release(
         StockMovement.objects.bulk_create(movements)
 
 
+@retry_when_busy
 def sell(
     *,
     actor: Actor,
@@ -243,6 +267,8 @@ def sell(
     cause_type: str,
     from_reserved: bool = True,
     reason: str = "",
+    released: list[CausedStockLine] | None = None,
+    release_reason: str = "",
 ) -> None:
     """Units leave the store as a sale (sale movements: on_hand down).
 
@@ -250,13 +276,21 @@ def sell(
     StockConflict if not that much is reserved. from_reserved=False is a direct counter sale of
     unreserved shelf stock; raises InsufficientStock naming every short line. Safety stock is
     kept back from online promises only, so the customer at the counter may buy it.
+
+    `released`: promised units the customer did not take (a partial hand-over) go back to the
+    shelf in the same pass (release movements), so the rows are locked once, in the global order.
     """
     checked = _normalise_lines(lines, with_cause=True)
-    totals = _totals(checked)
+    if released and not from_reserved:
+        raise InvalidStockRequest(
+            "Invalid stock lines.", errors={"released": ["Only a sale of reserved units."]}
+        )
+    given_back = _normalise_lines(released, with_cause=True) if released else []
+    totals = _totals(checked + given_back)
     with transaction.atomic():
         items = _items_for(store, totals, create=False, lock=True)
         if from_reserved:
-            _require_reserved(store, checked, totals, items)
+            _require_reserved(store, checked + given_back, totals, items)
         else:
             short = []
             for variant in {v.pk: v for v, _, _ in checked}.values():
@@ -266,20 +300,23 @@ def sell(
                     short.append(_short_line(variant, store, totals[variant.pk], free))
             if short:
                 raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
-        movements = []
         reserved_delta = -1 if from_reserved else 0
-        for variant, quantity, cause_id in _ordered(checked, items):
-            item = items[variant.pk]
+        changes = [(MovementKind.SALE, line) for line in checked]
+        changes += [(MovementKind.RELEASE, line) for line in given_back]
+        changes.sort(key=lambda change: items[change[1][0].pk].pk)
+        movements = []
+        for kind, (variant, quantity, cause_id) in changes:
+            sale = kind == MovementKind.SALE
             movements.append(
                 _book(
-                    item,
-                    MovementKind.SALE,
+                    items[variant.pk],
+                    kind,
                     actor=actor,
-                    on_hand=-quantity,
-                    reserved=reserved_delta * quantity,
+                    on_hand=-quantity if sale else 0,
+                    reserved=reserved_delta * quantity if sale else -quantity,
                     cause_type=cause_type,
                     cause_id=cause_id,
-                    reason=reason,
+                    reason=reason if sale else release_reason or reason,
                 )
             )
         StockMovement.objects.bulk_create(movements)
@@ -288,6 +325,18 @@ def sell(
 # --- returns and damage ----------------------------------------------------------------------
 
 
+def lock_stock_rows(*, store: Store, variants: list[Variant]) -> None:
+    """Lock this store's rows for these SKUs (created if missing) in the global lock order.
+
+    For a caller that then changes them one service call at a time, in an order of its own (a
+    return's lines), inside its one transaction: taking the locks up front keeps the order.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lock_stock_rows only makes sense inside the caller's transaction.")
+    _items_for(store, {variant.pk for variant in variants}, create=True, lock=True)
+
+
+@retry_when_busy
 def restock_return(
     *,
     actor: Actor,
@@ -317,6 +366,7 @@ def restock_return(
         return movement
 
 
+@retry_when_busy
 def mark_damaged(
     *,
     actor: Actor,

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from common.actor import Actor
 from common.errors import move_status
+from common.retry import retry_when_busy
 from inventory.exceptions import InvalidStockRequest
 from inventory.models import (
     CauseType,
@@ -24,10 +25,11 @@ from inventory.services._ledger import (
     _normalise_lines,
 )
 from inventory.services.stock import release, reserve
-from inventory.signals import transfer_received
+from inventory.signals import transfer_arriving, transfer_received
 from stores.models import Store
 
 
+@retry_when_busy
 def create_transfer(
     *,
     actor: Actor,
@@ -95,6 +97,7 @@ def _lock_transfer(transfer: Transfer) -> Transfer:
     return locked
 
 
+@retry_when_busy
 def dispatch_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
     """The goods leave the source: transfer_out (on_hand and reserved down), status in_transit.
 
@@ -129,6 +132,7 @@ def dispatch_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
         return locked
 
 
+@retry_when_busy
 def receive_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
     """The goods arrive: transfer_in at the destination (on_hand up), status received.
 
@@ -139,6 +143,7 @@ def receive_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
     with transaction.atomic():
         locked = _lock_transfer(transfer)
         move_status(locked, Transfer.TRANSITIONS, TransferStatus.RECEIVED, "transfer")
+        transfer_arriving.send(sender=Transfer, actor=actor, transfer=locked)
         lines = _transfer_lines(locked)
         items = _items_for(locked.to_store, {ln.variant_id for ln in lines}, create=True, lock=True)
         movements = []
@@ -177,6 +182,7 @@ def receive_transfer(*, actor: Actor, transfer: Transfer) -> Transfer:
         return locked
 
 
+@retry_when_busy
 def cancel_transfer(*, actor: Actor, transfer: Transfer, reason: str = "") -> Transfer:
     """Call off a requested transfer: the goods held at the source are released.
 

@@ -19,8 +19,14 @@ from common import outbox
 from common.actor import Actor
 from common.errors import Forbidden, IllegalTransition, InvalidInput, move_status
 from common.models import Channel
+from common.retry import retry_when_busy
 from customers.models import Customer, TimelineKind
-from customers.services import add_store_credit_entry, record_timeline_event, store_credit_balance
+from customers.services import (
+    add_store_credit_entry,
+    lock_customer,
+    record_timeline_event,
+    store_credit_balance,
+)
 from inventory import services as stock
 from inventory.exceptions import InsufficientStock
 from inventory.models import CauseType, Transfer, TransferStatus, Variant
@@ -252,26 +258,38 @@ def _reserve_for_pickup(*, actor: Actor, order: Order, order_lines: list[OrderLi
     )
     if source is None:
         raise error
-    if from_store:
-        stock.reserve(
-            actor=actor,
-            store=store,
-            lines=[(line.variant, line.quantity, str(line.pk)) for line in from_store],
-            cause_type=CauseType.ORDER_LINE,
-        )
-    try:
-        transfer = stock.create_transfer(
-            actor=actor,
-            from_store=source,
-            to_store=store,
-            lines=[(line.variant, line.quantity) for line in by_transfer],
-            reason=f"For order {order.number}",
-            destined_cause_type=CauseType.ORDER_LINE,
-            destined_cause_ids=[str(line.pk) for line in by_transfer],
-        )
-    except InsufficientStock:
-        # The warehouse sold out in the meantime: the customer learns what the store lacks.
-        raise error
+
+    def reserve_here() -> None:
+        if from_store:
+            stock.reserve(
+                actor=actor,
+                store=store,
+                lines=[(line.variant, line.quantity, str(line.pk)) for line in from_store],
+                cause_type=CauseType.ORDER_LINE,
+            )
+
+    def send_from_warehouse() -> Transfer:
+        try:
+            return stock.create_transfer(
+                actor=actor,
+                from_store=source,
+                to_store=store,
+                lines=[(line.variant, line.quantity) for line in by_transfer],
+                reason=f"For order {order.number}",
+                destined_cause_type=CauseType.ORDER_LINE,
+                destined_cause_ids=[str(line.pk) for line in by_transfer],
+            )
+        except InsufficientStock:
+            # The warehouse sold out in the meantime: the customer learns what the store lacks.
+            raise error
+
+    # Stock rows store by store in id order (the global lock order).
+    if source.pk < store.pk:
+        transfer = send_from_warehouse()
+        reserve_here()
+    else:
+        reserve_here()
+        transfer = send_from_warehouse()
     OrderLine.objects.filter(pk__in=[line.pk for line in by_transfer]).update(via_transfer=True)
     for line in by_transfer:
         line.via_transfer = True
@@ -279,6 +297,7 @@ def _reserve_for_pickup(*, actor: Actor, order: Order, order_lines: list[OrderLi
     order.save(update_fields=["transfer", "updated_at"])
 
 
+@retry_when_busy
 def place_order(
     *,
     actor: Actor,
@@ -405,6 +424,7 @@ def _warehouse_for(lines: Sequence[tuple[Variant, int]]) -> Store:
     return warehouses[0]
 
 
+@retry_when_busy
 def create_counter_sale(
     *,
     actor: Actor,
@@ -461,6 +481,7 @@ def _new_pickup_code() -> str:
     return "".join(secrets.choice(PICKUP_CODE_ALPHABET) for _ in range(PICKUP_CODE_LENGTH))
 
 
+@retry_when_busy
 def mark_ready_for_pickup(*, actor: Actor, order: Order) -> Order:
     """Staff picked the goods: the order is ready, gets its pickup code and a deadline.
 
@@ -504,6 +525,7 @@ def mark_ready_for_pickup(*, actor: Actor, order: Order) -> Order:
     return order
 
 
+@retry_when_busy
 def hand_over(
     *,
     actor: Actor,
@@ -624,21 +646,18 @@ def _hand_over(
             for ln in order_lines
             if ln.quantity - handed[ln.pk]
         ]
+        if kept:
+            lock_customer(locked.customer)  # the refund below may credit them: before the stock
+        # One pass: sold and given-back rows are locked together, in the global order.
         stock.sell(
             actor=actor,
             store=locked.fulfilment_store,
             lines=sold,
             cause_type=CauseType.ORDER_LINE,
             reason=f"Handed over, order {locked.number}",
+            released=kept,
+            release_reason=f"Not taken at pickup, order {locked.number}",
         )
-        if kept:
-            stock.release(
-                actor=actor,
-                store=locked.fulfilment_store,
-                lines=kept,
-                cause_type=CauseType.ORDER_LINE,
-                reason=f"Not taken at pickup, order {locked.number}",
-            )
         for line in order_lines:
             line.handed_over = handed[line.pk]
             line.cancelled = line.quantity - handed[line.pk]
@@ -682,6 +701,7 @@ def _handed_quantities(
 # --- delivery --------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def ship_order(*, actor: Actor, order: Order) -> Order:
     """A delivery order leaves the warehouse: its reserved stock is sold there.
 
@@ -706,6 +726,7 @@ def ship_order(*, actor: Actor, order: Order) -> Order:
     return order
 
 
+@retry_when_busy
 def deliver_order(*, actor: Actor, order: Order) -> Order:
     """The carrier delivered: the order is complete and every line counts as handed over.
 
@@ -722,6 +743,7 @@ def deliver_order(*, actor: Actor, order: Order) -> Order:
 # --- cancelling ------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
     """Cancel an order that is not yet collected or shipped and give its stock back.
 
@@ -737,31 +759,58 @@ def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
         locked = _lock(order)
         set_order_status(actor=actor, order=locked, status=OrderStatus.CANCELLED, note=reason)
         order_lines = list(locked.lines.select_related("variant").order_by("pk"))
-        transfer = locked.transfer
+        # Read afresh now that the order is ours: a receipt that settled this order committed
+        # while we waited for the lock, and the joined row above is from before that.
+        transfer = Transfer.objects.filter(pk=locked.transfer_id).first()
         arrived = transfer is None or transfer.status == TransferStatus.RECEIVED
         releasable = [ln for ln in order_lines if not ln.via_transfer or arrived]
-        if releasable:
-            stock.release(
-                actor=actor,
-                store=locked.fulfilment_store,
-                lines=[(ln.variant, ln.quantity, str(ln.pk)) for ln in releasable],
-                cause_type=CauseType.ORDER_LINE,
-                reason=f"Order {locked.number} cancelled",
-            )
-            OrderLine.objects.filter(pk__in=[ln.pk for ln in releasable]).update(
-                cancelled=F("quantity")
-            )
-        if transfer is not None and transfer.status == TransferStatus.REQUESTED:
-            stock.cancel_transfer(
-                actor=actor, transfer=transfer, reason=f"Order {locked.number} cancelled"
-            )
-            locked.lines.filter(via_transfer=True).update(cancelled=F("quantity"))
+        # The global lock order: the customer's row (the refund below may credit it) before any
+        # stock row, then stock rows store by store in id order (the warehouse may come first).
+        lock_customer(locked.customer)
+
+        def release_here() -> None:
+            if releasable:
+                stock.release(
+                    actor=actor,
+                    store=locked.fulfilment_store,
+                    lines=[(ln.variant, ln.quantity, str(ln.pk)) for ln in releasable],
+                    cause_type=CauseType.ORDER_LINE,
+                    reason=f"Order {locked.number} cancelled",
+                )
+                OrderLine.objects.filter(pk__in=[ln.pk for ln in releasable]).update(
+                    cancelled=F("quantity")
+                )
+
+        def call_off_transfer() -> None:
+            if transfer is not None and transfer.status == TransferStatus.REQUESTED:
+                stock.cancel_transfer(
+                    actor=actor, transfer=transfer, reason=f"Order {locked.number} cancelled"
+                )
+                locked.lines.filter(via_transfer=True).update(cancelled=F("quantity"))
+
+        steps = [release_here, call_off_transfer]
+        if transfer is not None and transfer.from_store_id < locked.fulfilment_store_id:
+            steps.reverse()
+        for step in steps:
+            step()
         refunds.refund_not_handed_over(actor=actor, order=locked, reason="cancelled")
         _queue("send_order_cancelled", locked.pk)
     _refresh(order, locked)
     return order
 
 
+def lock_orders_of_transfer(*, transfer: Transfer) -> None:
+    """Lock the orders a transfer travels for, before its receipt touches stock (the global lock
+    order: workflow rows before stock rows). Inside the receipt's transaction only."""
+    list(
+        Order.objects.select_for_update(of=("self",))
+        .filter(transfer=transfer)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@retry_when_busy
 def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
     """After a warehouse transfer arrived: settle the orders it travelled for.
 
@@ -822,6 +871,7 @@ def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
 # --- the pickup window -----------------------------------------------------------------------
 
 
+@retry_when_busy
 def expire_uncollected_orders(*, now: datetime | None = None) -> dict[str, int]:
     """Remind a day before the pickup deadline, cancel after it (releasing the stock).
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from common import outbox
 from common.actor import Actor
 from common.errors import move_status
+from common.retry import retry_when_busy
 from customers.models import Customer, TimelineKind
 from customers.normalise import normalise_email, normalise_phone
 from customers.services import find_or_create_customer, record_timeline_event
@@ -224,6 +225,7 @@ def _check_customer_details(details: dict[str, Any], errors: dict) -> None:
         errors["customer"] = ["Give a customer, or a phone number or e-mail address."]
 
 
+@retry_when_busy
 @transaction.atomic
 def reserve_for_customer(
     *,
@@ -329,7 +331,9 @@ def _check_limits(customer: Customer, lines: list[tuple[Variant, int]], now: dat
             f"At most {per_line} units of one item can be held; ask the store for more.",
             extra={"max_units_per_line": per_line, "skus": too_many},
         )
-    Customer.objects.select_for_update().filter(pk=customer.pk).exists()
+    # NO KEY UPDATE: rows that merely point at the customer (timeline entries written while
+    # holding stock rows) must not wait for it, or the two wait on each other.
+    Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).exists()
     active = Reservation.objects.filter(
         customer=customer, status=ReservationStatus.ACTIVE, expires_at__gt=now
     ).count()
@@ -357,6 +361,7 @@ def _require_active(reservation: Reservation, now: datetime, doing: str) -> None
         )
 
 
+@retry_when_busy
 @transaction.atomic
 def extend_reservation(
     *,
@@ -470,6 +475,7 @@ def _release(
     _queue("send_reservation_released", reservation.pk)
 
 
+@retry_when_busy
 @transaction.atomic
 def cancel_reservation(
     *, actor: Actor, reservation: Reservation, note: str = "", now: datetime | None = None
@@ -489,6 +495,7 @@ def cancel_reservation(
     return reservation
 
 
+@retry_when_busy
 @transaction.atomic
 def collect_reservation(
     *,
@@ -540,6 +547,8 @@ def collect_reservation(
         lines=[(line.variant, quantity) for line, quantity in sold],
         note=f"Reservation {reservation.pk}",
     )
+    rest = {line.pk: line.quantity - wanted.get(line.pk, 0) for line in held}
+    # One pass: sold and released rows are locked together, in the global order.
     stock.sell(
         actor=actor,
         store=reservation.store,
@@ -547,13 +556,8 @@ def collect_reservation(
         cause_type=CauseType.RESERVATION_LINE,
         from_reserved=True,
         reason=f"Reservation {reservation.pk} collected ({order.number})",
-    )
-    rest = {line.pk: line.quantity - wanted.get(line.pk, 0) for line in held}
-    _release_stock(
-        reservation,
-        rest,
-        actor=actor,
-        reason=f"Reservation {reservation.pk}: not collected",
+        released=[(line.variant, rest[line.pk], str(line.pk)) for line in held if rest[line.pk]],
+        release_reason=f"Reservation {reservation.pk}: not collected",
     )
     for line, quantity in sold:
         line.collected = quantity
@@ -612,6 +616,7 @@ def _send_due_reminders(now: datetime, limit: int) -> int:
     return sent
 
 
+@retry_when_busy
 def release_expired_reservations(*, now: datetime | None = None, limit: int = 500) -> dict:
     """Send due reminders and release every active hold past its deadline (reason expired).
 

@@ -30,8 +30,9 @@ from common.errors import (
     InvalidInput,
     move_status,
 )
+from common.retry import retry_when_busy
 from customers.models import TimelineKind
-from customers.services import record_timeline_event
+from customers.services import lock_customer, record_timeline_event
 from inventory import services as stock
 from inventory.models import CauseType, Variant
 from orders import webhooks
@@ -237,6 +238,7 @@ def _validate_line_requests(lines: list[ReturnLineRequest]) -> None:
 # --- announce --------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def create_return(
     *,
     actor: Actor,
@@ -381,6 +383,7 @@ def create_return(
 # --- receive ---------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def receive_return(
     *,
     actor: Actor,
@@ -435,6 +438,8 @@ def receive_return(
             .values_list("pk", flat=True)
         )
         receiving = return_request.store
+        # Restocked below line by line: lock the stock rows first, in the global lock order.
+        stock.lock_stock_rows(store=receiving, variants=[ln.order_line.variant for ln in lines])
         for line in lines:
             line.condition = conditions[line.pk]
             # Conditional, so the constraint returned <= handed_over is never what stops us.
@@ -747,6 +752,8 @@ def counter_return(
     if len(conditions) != len(lines):
         raise InvalidInput("Invalid input.", errors={"lines": ["Give a condition for every line."]})
     with transaction.atomic():
+        # A refund may credit the customer: that row is locked before any stock row.
+        lock_customer(order.customer)
         return_request = create_return(
             actor=actor,
             order=order,

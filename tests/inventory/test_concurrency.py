@@ -1,16 +1,20 @@
 """Many callers at once against real PostgreSQL: no unit is promised twice, nobody deadlocks."""
 
+import io
 import random
 import threading
 from collections import Counter
+from unittest import mock
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from common.actor import Actor
 from inventory import services
 from inventory.exceptions import InsufficientStock, StockConflict
 from inventory.models import MovementKind, StockItem, StockMovement
+from inventory.services import stock as stock_module
 from tests.conftest import requires_postgres
 from tests.factories import StoreFactory, VariantFactory
 from tests.inventory.factories_stock import stocked
@@ -172,3 +176,55 @@ def test_imports_of_the_same_new_rows_at_once_count_each_row_once():
     assert StockItem.objects.count() == 60
     assert set(StockItem.objects.values_list("on_hand", flat=True)) == {12}
     assert_ledger_consistent()
+
+
+def test_a_line_whose_update_matched_no_row_is_short_even_if_stock_came_back_meanwhile():
+    """The conditional UPDATE found too little; a release committed before the error's re-read.
+    The line is short all the same: counting it as reserved would write a reserve movement
+    although `reserved` never rose."""
+    store = StoreFactory()
+    held, other = VariantFactory(), VariantFactory()  # held's row gets the lower id
+    stocked(held, store, 5)
+    stocked(other, store, 5)
+    services.reserve(
+        actor=SYSTEM, store=store, lines=[(held, 5, "someone-else")], cause_type="order_line"
+    )
+    original = stock_module._available_now
+    given_back: list[int] = []
+
+    def released_meanwhile(item_id: int) -> int:
+        # Another connection gives two units back and commits between our UPDATE and re-read.
+        if given_back:
+            return original(item_id)
+        given_back.append(item_id)
+
+        def give_back() -> None:
+            try:
+                services.release(
+                    actor=SYSTEM,
+                    store=store,
+                    lines=[(held, 2, "someone-else")],
+                    cause_type="order_line",
+                )
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=give_back)
+        thread.start()
+        thread.join(timeout=30)
+        return original(item_id)
+
+    patched = mock.patch.object(stock_module, "_available_now", released_meanwhile)
+    with patched, pytest.raises(InsufficientStock) as refused:
+        services.reserve(
+            actor=SYSTEM,
+            store=store,
+            lines=[(held, 2, "mine"), (other, 1, "mine")],
+            cause_type="order_line",
+        )
+    assert [s["sku"] for s in refused.value.short_lines] == [held.sku]
+    assert StockItem.objects.get(variant=held, store=store).reserved == 3
+    assert StockItem.objects.get(variant=other, store=store).reserved == 0
+    assert not StockMovement.objects.filter(cause_id="mine").exists()
+    assert_ledger_consistent()
+    call_command("check_stock", stdout=io.StringIO())

@@ -217,6 +217,7 @@ def test_concurrent_orders_never_promise_more_than_available(store, web):
                     "fulfilment": "pickup",
                     "pickup_store": store.code,
                     "lines": [{"sku": variant.sku, "quantity": 1}],
+                    "payment_reference": f"psp_pay_{customer.pk}",
                 },
                 format="json",
             )
