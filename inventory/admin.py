@@ -7,6 +7,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Count, F
 from django.template.response import TemplateResponse
 
+from common.access import action_permission
 from common.actor import Actor
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from common.errors import ApplicationError
@@ -137,6 +138,8 @@ class StockItemAdmin(admin.ModelAdmin):
         "updated_at",
     )
     actions = ("receive_goods", "record_count", "change_safety_stock")
+    has_receive_permission = action_permission("inventory.receive_stock")
+    has_count_permission = action_permission("inventory.adjust_stock")
 
     @admin.display(ordering="variant__sku", description="SKU")
     def sku(self, obj) -> str:
@@ -196,7 +199,7 @@ class StockItemAdmin(admin.ModelAdmin):
             return False
         return True
 
-    @admin.action(description="Receive goods for the selected rows…", permissions=["change"])
+    @admin.action(description="Receive goods for the selected rows…", permissions=["receive"])
     def receive_goods(self, request, queryset):
         form, page = self._form_step(request, queryset, ReceiptForm, "Receive goods")
         if page:
@@ -222,7 +225,7 @@ class StockItemAdmin(admin.ModelAdmin):
         self.message_user(request, f"Received goods on {done} stock row(s).", messages.SUCCESS)
         return None
 
-    @admin.action(description="Record a stock count for the selected rows…", permissions=["change"])
+    @admin.action(description="Record a stock count for the selected rows…", permissions=["count"])
     def record_count(self, request, queryset):
         form, page = self._form_step(request, queryset, CountForm, "Record a stock count")
         if page:

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.db.models import Q
 
+from common.access import action_permission
 from common.admin import ReadOnlyInline
 from orders.admin.common import StatusHistoryInline, WorkflowRecordAdmin, run_workflow_step
 from orders.admin.refunds import RefundInline
@@ -64,12 +65,15 @@ class OrderAdmin(WorkflowRecordAdmin):
     inlines = (OrderLineInline, RefundInline, OrderStatusChangeInline)
     actions = (
         "mark_ready_for_pickup",
-        "hand_over_in_full",
         "ship",
         "deliver",
         "cancel",
         "unlock_hand_over",
     )
+
+    # Actions ask for the same permissions as the API (common.access).
+    has_handle_permission = action_permission("orders.change_order")
+    has_unlock_permission = action_permission("orders.unlock_hand_over")
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -78,7 +82,10 @@ class OrderAdmin(WorkflowRecordAdmin):
         store_ids = store_ids_for_staff(request.user)
         return qs.filter(Q(pickup_store_id__in=store_ids) | Q(fulfilment_store_id__in=store_ids))
 
-    @admin.action(description="Mark ready for pickup (creates the code, notifies the customer)")
+    @admin.action(
+        description="Mark ready for pickup (creates the code, notifies the customer)",
+        permissions=["handle"],
+    )
     def mark_ready_for_pickup(self, request, queryset):
         _run(
             self,
@@ -89,20 +96,7 @@ class OrderAdmin(WorkflowRecordAdmin):
             "pickup_store",
         )
 
-    @admin.action(description="Hand over in full (the pickup code was checked at the counter)")
-    def hand_over_in_full(self, request, queryset):
-        _run(
-            self,
-            request,
-            queryset,
-            lambda actor, order: services.hand_over(
-                actor=actor, order=order, pickup_code=order.pickup_code or ""
-            ),
-            "handed over",
-            "pickup_store",
-        )
-
-    @admin.action(description="Ship (delivery orders leave the warehouse)")
+    @admin.action(description="Ship (delivery orders leave the warehouse)", permissions=["handle"])
     def ship(self, request, queryset):
         _run(
             self,
@@ -113,7 +107,7 @@ class OrderAdmin(WorkflowRecordAdmin):
             "fulfilment_store",
         )
 
-    @admin.action(description="Mark delivered")
+    @admin.action(description="Mark delivered", permissions=["handle"])
     def deliver(self, request, queryset):
         _run(
             self,
@@ -124,7 +118,7 @@ class OrderAdmin(WorkflowRecordAdmin):
             "fulfilment_store",
         )
 
-    @admin.action(description="Cancel (releases the reserved stock)")
+    @admin.action(description="Cancel (releases the reserved stock)", permissions=["handle"])
     def cancel(self, request, queryset):
         _run(
             self,
@@ -137,7 +131,10 @@ class OrderAdmin(WorkflowRecordAdmin):
             "fulfilment_store",
         )
 
-    @admin.action(description="Unlock the hand-over (locked after wrong pickup codes; managers)")
+    @admin.action(
+        description="Unlock the hand-over (locked after wrong pickup codes; managers)",
+        permissions=["unlock"],
+    )
     def unlock_hand_over(self, request, queryset):
         _run(
             self,

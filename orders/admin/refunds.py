@@ -4,6 +4,7 @@ manager must look at (failed, or pending longer than OMNIS_REFUND_PENDING_ALERT)
 from django.contrib import admin
 from django.db.models import Q
 
+from common.access import action_permission
 from common.admin import ReadOnlyInline
 from orders.admin.common import WorkflowRecordAdmin, run_workflow_step
 from orders.models import Refund
@@ -86,7 +87,12 @@ class RefundAdmin(WorkflowRecordAdmin):
             | Q(return_request__isnull=True, order__fulfilment_store_id__in=store_ids)
         )
 
-    @admin.action(description="Ask the payment service again (failed refunds; never pays twice)")
+    has_refund_permission = action_permission("orders.refund_return")
+
+    @admin.action(
+        description="Ask the payment service again (failed refunds; never pays twice)",
+        permissions=["refund"],
+    )
     def retry_at_provider(self, request, queryset):
         run_workflow_step(
             self,

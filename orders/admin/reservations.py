@@ -3,10 +3,12 @@ the services (staff act only on their stores)."""
 
 from django.contrib import admin
 
+from common.access import action_permission
 from common.admin import ReadOnlyInline
 from orders.admin.common import StatusHistoryInline, WorkflowRecordAdmin, run_workflow_step
 from orders.models import Reservation, ReservationLine, ReservationStatusChange
 from orders.services import reservations as services
+from stores.selectors import store_ids_for_staff
 
 
 class ReservationLineInline(ReadOnlyInline):
@@ -50,8 +52,17 @@ class ReservationAdmin(WorkflowRecordAdmin):
     list_select_related = ("store", "customer", "order")
     inlines = [ReservationLineInline, ReservationStatusChangeInline]
     actions = ["collect", "extend", "release"]
+    has_handle_permission = action_permission("orders.change_reservation")
 
-    @admin.action(description="Collect: sell the reserved items at the counter")
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(store_id__in=store_ids_for_staff(request.user))
+
+    @admin.action(
+        description="Collect: sell the reserved items at the counter", permissions=["handle"]
+    )
     def collect(self, request, queryset):
         _run(
             self,
@@ -61,7 +72,7 @@ class ReservationAdmin(WorkflowRecordAdmin):
             "collected",
         )
 
-    @admin.action(description="Extend by the store's hold hours")
+    @admin.action(description="Extend by the store's hold hours", permissions=["handle"])
     def extend(self, request, queryset):
         _run(
             self,
@@ -71,7 +82,7 @@ class ReservationAdmin(WorkflowRecordAdmin):
             "extended",
         )
 
-    @admin.action(description="Release: put the items back on sale")
+    @admin.action(description="Release: put the items back on sale", permissions=["handle"])
     def release(self, request, queryset):
         _run(
             self,

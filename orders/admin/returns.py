@@ -3,6 +3,7 @@ the return services (staff act only on returns arriving at their stores)."""
 
 from django.contrib import admin
 
+from common.access import action_permission
 from common.admin import ReadOnlyInline
 from orders.admin.common import (
     StatusHistoryInline,
@@ -88,29 +89,37 @@ class ReturnAdmin(WorkflowRecordAdmin):
         "reject",
     )
 
+    has_handle_permission = action_permission("orders.change_return")
+    has_refund_permission = action_permission("orders.refund_return")
+
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         if request.user.is_superuser:
             return qs
         return qs.filter(store_id__in=store_ids_for_staff(request.user))
 
-    @admin.action(description="Receive: every line resellable (back on the shelf)")
+    @admin.action(
+        description="Receive: every line resellable (back on the shelf)", permissions=["handle"]
+    )
     def receive_resellable(self, request, queryset):
         _run(self, request, queryset, _receive_all(LineCondition.RESELLABLE), "received")
 
-    @admin.action(description="Receive: every line damaged (written off)")
+    @admin.action(description="Receive: every line damaged (written off)", permissions=["handle"])
     def receive_damaged(self, request, queryset):
         _run(self, request, queryset, _receive_all(LineCondition.DAMAGED), "received")
 
-    @admin.action(description="Refund to the original payment")
+    @admin.action(description="Refund to the original payment", permissions=["refund"])
     def refund_original(self, request, queryset):
         _run(self, request, queryset, _refund(RefundMethod.ORIGINAL), "refunded")
 
-    @admin.action(description="Refund as store credit")
+    @admin.action(description="Refund as store credit", permissions=["refund"])
     def refund_store_credit(self, request, queryset):
         _run(self, request, queryset, _refund(RefundMethod.STORE_CREDIT), "refunded")
 
-    @admin.action(description="Reject (not received; the units become returnable again)")
+    @admin.action(
+        description="Reject (not received; the units become returnable again)",
+        permissions=["handle"],
+    )
     def reject(self, request, queryset):
         _run(
             self,

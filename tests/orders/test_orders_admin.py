@@ -36,7 +36,7 @@ def store_admin(store):
     return user
 
 
-def test_superuser_marks_ready_and_hands_over(store):
+def test_superuser_marks_ready_and_cannot_hand_over_without_the_code(store):
     order = pickup_order(store)
     client = admin_client(UserFactory(is_superuser=True, is_staff=True))
     with committed():
@@ -44,11 +44,12 @@ def test_superuser_marks_ready_and_hands_over(store):
     assert response.status_code == 200
     order.refresh_from_db()
     assert order.status == OrderStatus.READY_FOR_PICKUP and order.pickup_code
+    # Handing over needs the customer's code: at the desk or the store device, never in the admin.
     run_action(client, "hand_over_in_full", order)
     order.refresh_from_db()
-    assert order.status == OrderStatus.COLLECTED
+    assert order.status == OrderStatus.READY_FOR_PICKUP
     item = StockItem.objects.get(store=store, variant=order.lines.get().variant)
-    assert item.reserved == 0
+    assert item.reserved == order.lines.get().quantity
 
 
 def test_refusal_is_reported_not_raised(store):
@@ -82,3 +83,24 @@ def test_ship_and_deliver_from_the_admin():
     run_action(client, "deliver", order)
     order.refresh_from_db()
     assert order.status == OrderStatus.DELIVERED
+
+
+def test_every_admin_action_names_the_permission_it_needs():
+    from django.contrib import admin
+
+    from stores.services import ROLE_PERMISSIONS
+
+    handed_out = {name for names in ROLE_PERMISSIONS.values() for name in names}
+    ours = {"common", "stores", "inventory", "customers", "orders"}
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in ours:
+            continue
+        for action in model_admin.actions or ():
+            function = getattr(model_admin, action) if isinstance(action, str) else action
+            names = getattr(function, "allowed_permissions", ())
+            assert names, f"{model.__name__} admin action {action} names no permission"
+            for name in names:
+                check = getattr(model_admin, f"has_{name}_permission")
+                permission = getattr(check, "permission", None)
+                if permission is not None:
+                    assert permission in handed_out, f"{action}: no role has {permission}"
