@@ -2,7 +2,7 @@
 
 django-prometheus counts requests, latency per view and database queries. The domain gauges are
 read from the database at scrape time (a few indexed counts), so every web process reports the
-same values. Outbox and webhook gauges report only once those tables exist in this release.
+same values.
 
 Reachable from loopback and private networks (OMNIS_METRICS_NETWORKS) or with
 `Authorization: Bearer <OMNIS_METRICS_TOKEN>`; a request relayed by the public proxy (it carries
@@ -16,7 +16,6 @@ import os
 from datetime import timedelta
 from functools import lru_cache
 
-from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
@@ -27,6 +26,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, mult
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from common.models import OutboxMessage, WebhookDelivery
+
 logger = logging.getLogger(__name__)
 
 STOCK_CHECK_CACHE_KEY = "omnis:stock-check:last"
@@ -35,13 +36,6 @@ STOCK_CHECK_CACHE_KEY = "omnis:stock-check:last"
 def record_stock_check(*, offenders: int, checked_at: float) -> None:
     """The nightly check's result, kept for the gauge (the check itself is too heavy to scrape)."""
     cache.set(STOCK_CHECK_CACHE_KEY, {"offenders": offenders, "at": checked_at}, timeout=None)
-
-
-def _optional_model(label: str):
-    try:
-        return apps.get_model(label)
-    except LookupError:
-        return None
 
 
 def _counts_by(model, field: str, values, name: str, documentation: str) -> GaugeMetricFamily:
@@ -80,24 +74,20 @@ class DomainCollector:
 
         now = timezone.now()
 
-        outbox = _optional_model("common.OutboxMessage")
-        if outbox is not None:
-            yield _counts_by(
-                outbox,
-                "status",
-                ("pending", "dead"),
-                "omnis_outbox_messages",
-                "Outbox messages waiting to be relayed (pending) or given up on (dead).",
-            )
-        deliveries = _optional_model("common.WebhookDelivery")
-        if deliveries is not None:
-            yield _counts_by(
-                deliveries,
-                "state",
-                ("pending", "dead"),
-                "omnis_webhook_deliveries",
-                "Webhook deliveries not yet delivered (pending) or failed for good (dead).",
-            )
+        yield _counts_by(
+            OutboxMessage,
+            "status",
+            ("pending", "dead"),
+            "omnis_outbox_messages",
+            "Outbox messages waiting to be relayed (pending) or given up on (dead).",
+        )
+        yield _counts_by(
+            WebhookDelivery,
+            "state",
+            ("pending", "dead"),
+            "omnis_webhook_deliveries",
+            "Webhook deliveries not yet delivered (pending) or failed for good (dead).",
+        )
 
         yield GaugeMetricFamily(
             "omnis_holds_expiring_next_hour",
