@@ -770,15 +770,11 @@ def cancel_order(*, actor: Actor, order: Order, reason: str = "") -> Order:
 
         def release_here() -> None:
             if releasable:
-                stock.release(
+                _release_lines(
                     actor=actor,
-                    store=locked.fulfilment_store,
-                    lines=[(ln.variant, ln.quantity, str(ln.pk)) for ln in releasable],
-                    cause_type=CauseType.ORDER_LINE,
+                    order=locked,
+                    lines=releasable,
                     reason=f"Order {locked.number} cancelled",
-                )
-                OrderLine.objects.filter(pk__in=[ln.pk for ln in releasable]).update(
-                    cancelled=F("quantity")
                 )
 
         def call_off_transfer() -> None:
@@ -811,6 +807,18 @@ def lock_orders_of_transfer(*, transfer: Transfer) -> None:
 
 
 @retry_when_busy
+def _release_lines(*, actor: Actor, order: Order, lines: list[OrderLine], reason: str) -> None:
+    """Give these lines' reserved units back at the order's store; the lines count as cancelled."""
+    stock.release(
+        actor=actor,
+        store=order.fulfilment_store,
+        lines=[(ln.variant, ln.quantity, str(ln.pk)) for ln in lines],
+        cause_type=CauseType.ORDER_LINE,
+        reason=reason,
+    )
+    OrderLine.objects.filter(pk__in=[ln.pk for ln in lines]).update(cancelled=F("quantity"))
+
+
 def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
     """After a warehouse transfer arrived: settle the orders it travelled for.
 
@@ -833,15 +841,11 @@ def on_transfer_received(*, actor: Actor, transfer: Transfer) -> int:
                 order.lines.select_related("variant").filter(via_transfer=True, cancelled=0)
             )
             if order.status == OrderStatus.CANCELLED and pending:
-                stock.release(
+                _release_lines(
                     actor=actor,
-                    store=order.fulfilment_store,
-                    lines=[(ln.variant, ln.quantity, str(ln.pk)) for ln in pending],
-                    cause_type=CauseType.ORDER_LINE,
+                    order=order,
+                    lines=pending,
                     reason=f"Arrived for cancelled order {order.number}",
-                )
-                OrderLine.objects.filter(pk__in=[ln.pk for ln in pending]).update(
-                    cancelled=F("quantity")
                 )
                 released += len(pending)
             elif (
