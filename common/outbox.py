@@ -48,6 +48,16 @@ class Handler:
 _HANDLERS: dict[str, Handler] = {}
 
 
+class Later(Exception):  # noqa: N818 - a request, not an error
+    """Raised by a handler that may not act yet (a marketing SMS in quiet hours): the message
+    waits, still pending, until `until`; the wait is not a failed attempt."""
+
+    def __init__(self, until, reason: str = "") -> None:
+        super().__init__(f"not before {until.isoformat()}" + (f": {reason}" if reason else ""))
+        self.until = until
+        self.reason = reason
+
+
 def handler(
     topic: str,
     *,
@@ -160,7 +170,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 def deliver(message_id: int, *, now=None) -> str:
-    """Carry out one pending message. Returns 'sent', 'retry', 'dead' or 'skipped'.
+    """Carry out one pending message. Returns 'sent', 'retry', 'dead', 'deferred' (the handler
+    raised `Later`) or 'skipped'.
 
     The row is locked (skip_locked: another relay busy with it is left alone) and its status read
     under the lock, so a message is carried out by one relay at a time and never after it was sent.
@@ -182,6 +193,13 @@ def deliver(message_id: int, *, now=None) -> str:
                 raise LookupError(f"No outbox handler for topic '{message.topic}'.")
             with transaction.atomic():
                 entry.function(**message.payload)
+        except Later as later:
+            message.attempts -= 1
+            message.next_attempt_at = later.until
+            message.last_error = f"Later: {later}"[:4000]
+            message.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+            log.info("outbox %s (%s) waits: %s", message.pk, message.topic, later)
+            return "deferred"
         except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
             message.last_error = f"{type(exc).__name__}: {exc}"[:4000]
             max_attempts = (entry and entry.max_attempts) or settings.OMNIS_OUTBOX_MAX_ATTEMPTS

@@ -19,6 +19,7 @@ from common.actor import Actor
 from common.models import Channel, hash_key
 from common.retry import retry_when_busy
 from customers.exceptions import CustomerConflict, InvalidCustomerData
+from customers.messaging import sms_channel_errors
 from customers.models import (
     ContactChange,
     ContactField,
@@ -161,6 +162,11 @@ def find_or_create_customer(
                     **preferences,
                 )
                 customer.full_clean()
+                errors = sms_channel_errors(customer)
+                if errors:
+                    raise InvalidCustomerData(
+                        "This phone number cannot receive SMS.", errors=errors
+                    )
                 customer.save()
                 record_timeline_event(
                     customer=customer,
@@ -229,6 +235,10 @@ def update_customer_profile(*, actor: Actor, customer: Customer, **changes: Any)
         customer.marketing_consent_source = actor.channel
     for field, value in changes.items():
         setattr(customer, field, value)
+    if "contact_channel" in changes or "phone" in changes:
+        errors = sms_channel_errors(customer)
+        if errors:
+            raise InvalidCustomerData("This phone number cannot receive SMS.", errors=errors)
     customer.full_clean()
     customer.save()
     record_timeline_event(

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from common import webhooks
+from common import sms, webhooks
 from common.auth import issue_user_token
 from common.models import Channel
 from tests.factories import (
@@ -44,6 +44,12 @@ def token_client(key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _empty_sms_outbox():
+    """Like mail.outbox: each test starts with no SMS sent."""
+    sms.outbox.clear()
 
 
 @pytest.fixture(autouse=True)

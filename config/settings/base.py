@@ -217,7 +217,16 @@ DEFAULT_FROM_EMAIL = OMNIS_EMAIL_FROM
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 # Used by the file-based backend (e.g. the worker test reads the e-mails the worker wrote).
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "tmp" / "emails"))
-SMS_BACKEND = env("SMS_BACKEND", default="common.sms.ConsoleBackend")
+# SMS: printed by default; with SMS_URL (https://user:token@provider.example/send) POSTed to the
+# provider as JSON {to, text}.
+SMS_URL = env("SMS_URL", default="")
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10)
+SMS_BACKEND = env(
+    "SMS_BACKEND", default="common.sms.HttpBackend" if SMS_URL else "common.sms.ConsoleBackend"
+)
+# No marketing SMS between these local hours of the store (transactional ones always go).
+OMNIS_SMS_QUIET_FROM = env.int("OMNIS_SMS_QUIET_FROM", default=20)
+OMNIS_SMS_QUIET_UNTIL = env.int("OMNIS_SMS_QUIET_UNTIL", default=9)
 # A new e-mail address or phone number of a customer login waits for the code sent to it.
 OMNIS_CONTACT_CODE_TTL = timedelta(minutes=env.int("OMNIS_CONTACT_CODE_TTL_MINUTES", default=30))
 OMNIS_CONTACT_CODE_ATTEMPTS = 5

@@ -1,9 +1,10 @@
-"""Celery tasks for the weekend nudge: the weekly sweep and one idempotent e-mail per item."""
+"""Celery tasks for the weekend nudge: the weekly sweep and one idempotent message per item, by
+the customer's channel (a marketing message: by SMS only outside the quiet hours)."""
 
 from celery import shared_task
 
 from common import outbox
-from common.notifications import send_email_once
+from customers.messaging import send_to_customer
 from customers.models import WishlistItem
 from stores.models import Store
 
@@ -25,9 +26,9 @@ def send_low_stock_nudge(item_id: int, store_id: int, available: int, week: str)
     store = Store.objects.filter(pk=store_id).first()
     if item is None or store is None:
         return False
-    return send_email_once(
+    return send_to_customer(
+        customer=item.customer,
         key=f"wishlist-nudge:{item_id}:{week}",
-        to=item.customer.email or "",
         template="wishlist_low_stock",
         context={
             "customer": item.customer,
@@ -35,4 +36,6 @@ def send_low_stock_nudge(item_id: int, store_id: int, available: int, week: str)
             "store": store,
             "available": available,
         },
+        marketing=True,
+        store=store,
     )

@@ -1,6 +1,7 @@
-"""The customer's e-mails about orders (outbox handlers) and the pickup-window sweep (a task).
+"""The customer's messages about orders (outbox handlers, by their channel: e-mail or SMS) and
+the pickup-window sweep (a task).
 
-Handlers take ids and are idempotent: each e-mail has a stable key, so a message relayed twice is
+Handlers take ids and are idempotent: each message has a stable key, so a message relayed twice is
 sent once.
 """
 
@@ -10,7 +11,7 @@ import segno
 from celery import shared_task
 
 from common import outbox
-from common.notifications import send_email_once
+from customers.messaging import send_to_customer
 from orders.models.orders import Order, OrderStatus
 
 
@@ -33,7 +34,7 @@ def _context(order: Order, **extra) -> dict:
     }
 
 
-def pickup_qr_payload(order: Order) -> str:
+def pickup_qr_payload(order: Order) -> bool:
     """What the QR code holds: the counter scanner reads the order number and the code."""
     return f"OMNIS-PICKUP:{order.number}:{order.pickup_code}"
 
@@ -43,11 +44,12 @@ def send_order_confirmation(order_id: int) -> bool:
     order = _order(order_id)
     if order is None:
         return False
-    return send_email_once(
+    return send_to_customer(
+        customer=order.customer,
         key=f"order:{order.pk}:confirmation",
-        to=order.customer.email,
         template="order_confirmation",
         context=_context(order),
+        store=order.pickup_store or order.fulfilment_store,
     )
 
 
@@ -59,12 +61,13 @@ def send_ready_for_pickup(order_id: int) -> bool:
     qr = segno.make(pickup_qr_payload(order), error="m")
     png = io.BytesIO()
     qr.save(png, kind="png", scale=6, border=2)
-    return send_email_once(
+    return send_to_customer(
+        customer=order.customer,
         key=f"order:{order.pk}:ready",
-        to=order.customer.email,
         template="order_ready_for_pickup",
         context=_context(order, qr_data_uri=qr.png_data_uri(scale=6, border=2)),
         attachments=[(f"pickup-{order.number}.png", png.getvalue(), "image/png")],
+        store=order.pickup_store,
     )
 
 
@@ -73,11 +76,12 @@ def send_pickup_reminder(order_id: int) -> bool:
     order = _order(order_id)
     if order is None or order.status != OrderStatus.READY_FOR_PICKUP:
         return False
-    return send_email_once(
+    return send_to_customer(
+        customer=order.customer,
         key=f"order:{order.pk}:pickup_reminder",
-        to=order.customer.email,
         template="order_pickup_reminder",
         context=_context(order),
+        store=order.pickup_store or order.fulfilment_store,
     )
 
 
@@ -86,11 +90,12 @@ def send_order_cancelled(order_id: int) -> bool:
     order = _order(order_id)
     if order is None or order.status != OrderStatus.CANCELLED:
         return False
-    return send_email_once(
+    return send_to_customer(
+        customer=order.customer,
         key=f"order:{order.pk}:cancelled",
-        to=order.customer.email,
         template="order_cancelled",
         context=_context(order),
+        store=order.pickup_store or order.fulfilment_store,
     )
 
 

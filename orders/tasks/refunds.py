@@ -4,7 +4,7 @@ back, and a periodic check flags refunds a manager must look at."""
 from celery import shared_task
 
 from common import outbox
-from common.notifications import send_email_once
+from customers.messaging import send_to_customer
 from orders.models import Order, RefundStatus
 from orders.services import refunds as services
 
@@ -22,9 +22,9 @@ def send_order_refunded_email(order_id: int) -> bool:
     refunds = list(order.refunds.filter(return_request__isnull=True, status=RefundStatus.PAID))
     if not refunds:
         return False
-    return send_email_once(
+    return send_to_customer(
+        customer=order.customer,
         key=f"order:{order.pk}:refunded",
-        to=order.customer.email or "",
         template="order_refunded",
         context={
             "order": order,

@@ -1,10 +1,10 @@
-"""Reservations: the customer's e-mails (outbox handlers, each sent once per key) and the expiry
-run (a task)."""
+"""Reservations: the customer's messages (outbox handlers, by their channel, each sent once per
+key) and the expiry run (a task)."""
 
 from celery import shared_task
 
 from common import outbox
-from common.notifications import send_email_once
+from customers.messaging import send_to_customer
 from orders.selectors.reservations import reservations
 from orders.services.reservations import release_expired_reservations
 
@@ -21,11 +21,12 @@ def _send(reservation_id: int, template: str, key: str) -> bool:
         "lines": list(reservation.lines.all()),
         "expires_at_local": reservation.expires_at.astimezone(zone),
     }
-    return send_email_once(
+    return send_to_customer(
+        customer=reservation.customer,
         key=key.format(id=reservation.pk, expires=reservation.expires_at.isoformat()),
-        to=reservation.customer.email or "",
         template=template,
         context=context,
+        store=reservation.store,
     )
 
 
