@@ -68,6 +68,14 @@ _LOOK_ALIKES = {
     "\u00a9": "(C)",
     "\u2122": "TM",
     "\u00bd": "1/2",
+    # Letters without a decomposition: their usual Latin spelling.
+    "ı": "i",
+    "ł": "l",
+    "Ł": "L",
+    "đ": "d",
+    "Đ": "D",
+    "œ": "oe",
+    "Œ": "OE",
 }
 
 

@@ -48,14 +48,14 @@ def wishlist_of(customer: Customer) -> QuerySet[WishlistItem]:
 
 
 def wishlist_items_for_nudges(*, since) -> QuerySet[WishlistItem]:
-    """List items added since `since` by customers who agreed to marketing by e-mail and have a
-    preferred store: the candidates for an "only a few left" message."""
+    """List items added since `since` by customers who agreed to marketing, may be contacted
+    (by e-mail or SMS, customers.messaging) and have a preferred store: the candidates for an
+    "only a few left" message."""
     return (
         WishlistItem.objects.filter(
             created_at__gte=since,
             customer__merged_into__isnull=True,
             customer__marketing_consent=True,
-            customer__email__isnull=False,
             customer__preferred_store__isnull=False,
         )
         .exclude(customer__contact_channel="none")
