@@ -1,8 +1,9 @@
 """Text messages through a backend chosen in settings, as Django does for e-mail.
 
 `SMS_BACKEND` names a class with `send(to, text)`: `common.sms.ConsoleBackend` (the default:
-printed, for development), `common.sms.LocmemBackend` (tests read `common.sms.outbox`) and
-`common.sms.HttpBackend`, a provider reached by `SMS_URL` (chosen by default when `SMS_URL` is set).
+printed, for development), `common.sms.LocmemBackend` (tests read `common.sms.outbox`),
+`common.sms.DummyBackend` (sends nothing) and `common.sms.HttpBackend`, a provider reached by
+`SMS_URL` (chosen by default when `SMS_URL` is set).
 
 A text is one SMS: 160 GSM-7 characters. `fit_sms()` makes any text one: typographic characters
 become their plain GSM-7 look-alikes, letters outside the alphabet lose their accents, and a text
@@ -127,6 +128,13 @@ class ConsoleBackend:
     def send(self, to: str, text: str) -> None:
         sys.stdout.write(f"SMS to {to}: {text}\n")
         sys.stdout.flush()
+
+
+class DummyBackend:
+    """Sends nothing (the demo's history is written without messages)."""
+
+    def send(self, to: str, text: str) -> None:
+        pass
 
 
 class LocmemBackend:

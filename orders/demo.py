@@ -171,8 +171,11 @@ def _seed_orders(*, stdout=None) -> int:
         for step in steps.get(target, []):
             step()
 
-    # The demo customers are made up: their e-mails are rendered but not sent anywhere.
-    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+    # The demo customers are made up: their e-mails and SMS are rendered but not sent anywhere.
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        SMS_BACKEND="common.sms.DummyBackend",
+    ):
         for code in PICKUP_STORES:
             store = stores[code]
             for channel, target in PICKUP_PLAN:

@@ -88,8 +88,11 @@ def seed_reservations(*, stdout=None) -> int:
         )
         return [(item.variant, 1) for item in rng.sample(items, min(count, len(items)))]
 
-    # The demo customers are made up: their e-mails are rendered but not sent anywhere.
-    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+    # The demo customers are made up: their e-mails and SMS are rendered but not sent anywhere.
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        SMS_BACKEND="common.sms.DummyBackend",
+    ):
         for store in stores:
             clerk = Actor(user=users.get(STAFF_OF.get(store.code, "")), channel=Channel.STORE)
             for channel, state in PLAN:

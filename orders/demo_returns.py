@@ -131,8 +131,11 @@ def seed_returns(*, stdout=None) -> int:
         return Actor(user=user, channel=Channel.STORE) if user else Actor.system()
 
     made = 0
-    # The demo customers are made up: their e-mails are rendered but not sent anywhere.
-    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+    # The demo customers are made up: their e-mails and SMS are rendered but not sent anywhere.
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        SMS_BACKEND="common.sms.DummyBackend",
+    ):
         try:
             journey = _journey_orders(stores, staff)
         except ApplicationError as exc:
