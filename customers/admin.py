@@ -1,6 +1,7 @@
 """Admin for customers: profile edits go through customers.services so the timeline records them;
 notes, timeline, wishlist and store credit are shown, never edited here."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
@@ -8,6 +9,7 @@ from common.actor import Actor
 from common.admin import ReadOnlyAdmin, ReadOnlyInline
 from common.errors import ApplicationError
 from common.models import Channel
+from customers.messaging import sms_channel_errors
 from customers.models import (
     Customer,
     PossibleDuplicate,
@@ -81,8 +83,21 @@ EDITABLE = (
 )
 
 
+class CustomerAdminForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        wanted = Customer(
+            contact_channel=cleaned.get("contact_channel", self.instance.contact_channel),
+            phone=cleaned.get("phone", self.instance.phone),
+        )
+        for field, errors in sms_channel_errors(wanted).items():
+            self.add_error(field, errors)
+        return cleaned
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
+    form = CustomerAdminForm
     list_display = (
         "__str__",
         "email",

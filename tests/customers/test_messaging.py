@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from common import outbox, sms
@@ -196,6 +197,24 @@ class TestChoosingSmsForALandlineIsRefused:
         assert response.status_code == 400
         assert "contact_channel" in response.json()["errors"]
         assert not Customer.objects.exists()
+
+    def test_the_admin_form_says_so(self, admin_client):
+        customer = CustomerFactory(phone=LANDLINE, contact_channel="email")
+        change = reverse("admin:customers_customer_change", args=[customer.pk])
+        form = admin_client.get(change).context["adminform"].form
+        data = {
+            name: ("" if value is None else value)
+            for name, value in form.initial.items()
+            if name in form.fields
+        }
+        data.update({"contact_channel": "sms", "sizes": "{}", "favourite_categories": "[]"})
+        for prefix in ("notes", "wishlist", "store_credit", "timeline"):
+            data[f"{prefix}-TOTAL_FORMS"] = data[f"{prefix}-INITIAL_FORMS"] = "0"
+        response = admin_client.post(change, data)
+        assert response.status_code == 200
+        assert "landline" in str(response.context["adminform"].form.errors["contact_channel"])
+        customer.refresh_from_db()
+        assert customer.contact_channel == "email"
 
 
 class TestOneSms:
