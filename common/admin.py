@@ -1,12 +1,18 @@
-"""Admin for API clients, login tokens, the outbox and webhooks: keys and secrets are shown once."""
+"""Admin for API clients, login tokens, login events, the outbox and webhooks: keys and secrets
+are shown once."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from simple_history.admin import SimpleHistoryAdmin
 
 from common import outbox, webhooks
 from common.auth import create_api_client_key, revoke_api_client
 from common.models import (
     ApiClient,
     IdempotencyKey,
+    LoginEvent,
     OutboxMessage,
     OutboxStatus,
     SentNotification,
@@ -50,8 +56,35 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class HistoryAdmin(SimpleHistoryAdmin):
+    """A record's change history (common.history) behind its History button: to read, never to
+    revert or edit. Only records the admin's own list shows (its scoping) have a history here."""
+
+    history_list_display = ["history_client"]
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
+
+    def _check_visible(self, request, object_id) -> None:
+        if request.user.is_superuser:
+            return  # also the history of a deleted record
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._check_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # simple-history saves a POSTed form here (a revert) whatever the button shows.
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        self._check_visible(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(HistoryAdmin):
     list_display = ("name", "channel", "key_prefix", "is_active", "revoked_at", "created_at")
     list_filter = ("channel", "is_active")
     search_fields = ("name", "key_prefix")
@@ -117,6 +150,18 @@ class UserTokenAdmin(ReadOnlyAdmin):
     def revoke(self, request, queryset):
         count = revoke_user_tokens(queryset)
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(ReadOnlyAdmin):
+    """Logins, failed logins, API tokens issued and logouts (common.audit)."""
+
+    list_display = ("at", "kind", "username", "user", "ip", "path", "user_agent")
+    list_filter = ("kind", "path")
+    list_select_related = ("user",)
+    search_fields = ("username", "ip")
+    date_hierarchy = "at"
+    show_full_result_count = False
 
 
 @admin.register(IdempotencyKey)

@@ -8,9 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.access import ANY_STAFF, Rule
+from common.audit import KIND_ATTRIBUTE, record_login_event
 from common.auth import issue_user_token
 from common.errors import ApplicationError
-from common.models import UserToken
+from common.models import LoginEventKind, UserToken
 from common.security import locked_out_error
 from common.services import revoke_user_tokens
 from common.throttling import LoginThrottle, PerCallerThrottle
@@ -63,7 +64,9 @@ class ObtainTokenView(APIView):
             raise locked_out_error()
         if user is None:
             raise InvalidCredentials("Wrong username or password.")
-        # A login like the admin's: last_login is noted and axes starts the failure count afresh.
+        # A login like the admin's: last_login is noted and axes starts the failure count afresh;
+        # the login event names it a token issued.
+        setattr(django_request, KIND_ATTRIBUTE, LoginEventKind.TOKEN_ISSUED)
         user_logged_in.send(sender=user.__class__, request=django_request, user=user)
         return Response({"token": issue_user_token(user)})
 
@@ -79,6 +82,9 @@ class LogoutView(APIView):
     def post(self, request):
         if isinstance(request.auth, UserToken):
             revoke_user_tokens([request.auth])
+            record_login_event(
+                kind=LoginEventKind.LOGOUT, request=request._request, user=request.user
+            )
         elif request.auth is None:
             logout(request._request)
         else:

@@ -7,9 +7,13 @@ class CommonConfig(AppConfig):
 
     def ready(self) -> None:
         from common import (
+            audit,
+            history,
             schema,  # noqa: F401 - registers the OpenAPI auth extension
+            security,
             webhooks,  # noqa: F401 - registers the outbox handler for deliveries
         )
-        from common.security import connect_signals
 
-        connect_signals()
+        security.connect_signals()
+        audit.connect_signals()
+        history.connect_signals()

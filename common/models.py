@@ -6,6 +6,9 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+from common.history import audited
 
 
 class Channel(models.TextChoices):
@@ -45,6 +48,9 @@ class ApiClient(TimeStampedModel):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_active = models.BooleanField(default=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    # The key's hash never goes into the history: the live row is the only copy.
+    history = audited(excluded_fields=("key_hash",))
 
     class Meta:
         ordering = ["name"]
@@ -281,3 +287,32 @@ class WebhookSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} #{self.last}"
+
+
+class LoginEventKind(models.TextChoices):
+    LOGIN = "login", "Logged in"
+    LOGIN_FAILED = "login_failed", "Login failed"
+    TOKEN_ISSUED = "token_issued", "API token issued"
+    LOGOUT = "logout", "Logged out"
+
+
+class LoginEvent(models.Model):
+    """One login, failed login, API token issued or logout, with where it came from
+    (common.audit). Written by the application only; never changed."""
+
+    kind = models.CharField(max_length=20, choices=LoginEventKind.choices)
+    username = models.CharField(max_length=150, blank=True, help_text="As typed, for failures.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, blank=True)
+    path = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["username", "-at"], name="login_event_username_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.username or '-'} from {self.ip or '?'}"

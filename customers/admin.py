@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from common.actor import Actor
-from common.admin import ReadOnlyAdmin, ReadOnlyInline
+from common.admin import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline
 from common.errors import ApplicationError
 from common.models import Channel
 from customers.messaging import sms_channel_errors
@@ -96,7 +96,7 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(HistoryAdmin):
     form = CustomerAdminForm
     list_display = (
         "__str__",

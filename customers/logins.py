@@ -7,7 +7,6 @@ from common.actor import Actor
 from common.models import Channel
 from common.passwords import check_new_password
 from customers.exceptions import CustomerConflict, InvalidCustomerData
-from customers.models import Customer
 from customers.services import find_or_create_customer
 
 
@@ -66,6 +65,7 @@ def create_or_update_customer_login(
     user.is_active = True
     user.save()
     if customer.user_id is None:
-        Customer.objects.filter(pk=customer.pk).update(user=user)
         customer.user = user
+        # Saved, not updated: the customer's history shows the login being attached.
+        customer.save(update_fields=["user", "updated_at"])
     return user, customer, created

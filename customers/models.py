@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from common.history import audited
 from common.models import ApiClient, Channel, TimeStampedModel
 from customers.normalise import normalise_email, normalise_phone
 from inventory.models import Variant
@@ -60,6 +61,8 @@ class Customer(TimeStampedModel):
         related_name="aliases",
         help_text="Set when this record was merged into another; kept as an alias.",
     )
+
+    history = audited()
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from common import outbox
 from common.actor import Actor
+from common.history import name_actor
 from common.models import Channel, hash_key
 from common.retry import retry_when_busy
 from customers.exceptions import CustomerConflict, InvalidCustomerData
@@ -138,6 +139,7 @@ def find_or_create_customer(
                             setattr(customer, field, value)
                             changed.append(field)
                     if changed:
+                        name_actor(customer, actor)
                         customer.save(update_fields=[*changed, "updated_at"])
                     if (email and customer.email and email != customer.email) or (
                         phone and customer.phone and phone != customer.phone
@@ -167,7 +169,7 @@ def find_or_create_customer(
                     raise InvalidCustomerData(
                         "This phone number cannot receive SMS.", errors=errors
                     )
-                customer.save()
+                name_actor(customer, actor).save()
                 record_timeline_event(
                     customer=customer,
                     kind=TimelineKind.PROFILE_CHANGED,
@@ -240,7 +242,7 @@ def update_customer_profile(*, actor: Actor, customer: Customer, **changes: Any)
         if errors:
             raise InvalidCustomerData("This phone number cannot receive SMS.", errors=errors)
     customer.full_clean()
-    customer.save()
+    name_actor(customer, actor).save()
     record_timeline_event(
         customer=customer,
         kind=TimelineKind.PROFILE_CHANGED,
@@ -453,10 +455,11 @@ def merge_customers(*, actor: Actor, survivor: Customer, duplicate: Customer) ->
             relation.related_model._base_manager.filter(**{field: duplicate}).update(
                 **{field: survivor}
             )
+    alias_fields = ["merged_into", "updated_at"]
     if duplicate.user_id and not survivor.user_id:
-        user = duplicate.user
-        Customer.objects.filter(pk=duplicate.pk).update(user=None)
-        survivor.user = user
+        survivor.user = duplicate.user
+        duplicate.user = None
+        alias_fields.append("user")
     for field in ("first_name", "last_name", "postcode"):
         if not getattr(survivor, field):
             setattr(survivor, field, getattr(duplicate, field))
@@ -468,10 +471,14 @@ def merge_customers(*, actor: Actor, survivor: Customer, duplicate: Customer) ->
     for field in ("email", "phone"):
         if not getattr(survivor, field) and getattr(duplicate, field):
             moved[field] = getattr(duplicate, field)
-    Customer.objects.filter(pk=duplicate.pk).update(merged_into=survivor, **dict.fromkeys(moved))
+    # Saved, not updated: the alias's history shows the merge (and who did it).
+    duplicate.merged_into = survivor
+    for field in moved:
+        setattr(duplicate, field, None)
+    name_actor(duplicate, actor).save(update_fields=[*alias_fields, *moved])
     for field, value in moved.items():
         setattr(survivor, field, value)
-    survivor.save()
+    name_actor(survivor, actor).save()
     record_timeline_event(
         customer=survivor,
         kind=TimelineKind.MERGED,
@@ -577,7 +584,7 @@ def confirm_contact_change(*, actor: Actor, customer: Customer, code: str) -> Cu
                 )
             customer = Customer.objects.select_for_update().get(pk=customer.pk)
             setattr(customer, change.field, change.value)
-            customer.save(update_fields=[change.field, "updated_at"])
+            name_actor(customer, actor).save(update_fields=[change.field, "updated_at"])
             change.confirmed_at = timezone.now()
             change.save(update_fields=["confirmed_at"])
             record_timeline_event(

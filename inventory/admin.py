@@ -15,6 +15,7 @@ from common.models import Channel
 from inventory.models import (
     Category,
     Product,
+    SafetyStockChange,
     StockItem,
     StockMovement,
     Transfer,
@@ -301,6 +302,31 @@ class StockMovementAdmin(ReadOnlyAdmin):
     @admin.display(ordering="stock_item__store__code")
     def store(self, obj) -> str:
         return obj.stock_item.store.code
+
+    @admin.display(description="by")
+    def who(self, obj) -> str:
+        if obj.actor_user_id:
+            return obj.actor_user.get_username()
+        if obj.actor_client_id:
+            return obj.actor_client.name
+        return "system"
+
+
+@admin.register(SafetyStockChange)
+class SafetyStockChangeAdmin(ReadOnlyAdmin):
+    """Who changed a safety stock from what to what (quantities are in the ledger above)."""
+
+    list_display = ("created_at", "stock_item", "old_quantity", "new_quantity", "who")
+    list_filter = ("stock_item__store",)
+    list_select_related = (
+        "stock_item__variant",
+        "stock_item__store",
+        "actor_user",
+        "actor_client",
+    )
+    search_fields = ("stock_item__variant__sku",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
 
     @admin.display(description="by")
     def who(self, obj) -> str:

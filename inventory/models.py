@@ -156,6 +156,30 @@ class StockMovement(models.Model):
         return f"{self.kind} {self.on_hand_delta:+}/{self.reserved_delta:+} {self.stock_item_id}"
 
 
+class SafetyStockChange(models.Model):
+    """Who changed a stock row's safety stock, from what to what. Quantities are audited by the
+    ledger (StockMovement); the safety stock is not a ledger change, so it is recorded here."""
+
+    stock_item = models.ForeignKey(
+        StockItem, on_delete=models.PROTECT, related_name="safety_stock_changes"
+    )
+    old_quantity = models.PositiveIntegerField()
+    new_quantity = models.PositiveIntegerField()
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.stock_item_id}: safety stock {self.old_quantity} → {self.new_quantity}"
+
+
 class TransferStatus(models.TextChoices):
     REQUESTED = "requested", "Requested (stock held at source)"
     IN_TRANSIT = "in_transit", "In transit"

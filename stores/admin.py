@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from common.admin import HistoryAdmin
 from stores.models import StaffRole, Store, StoreMembership
 from stores.selectors import store_ids_for_staff
 
@@ -65,7 +66,7 @@ class MembershipOfStoreInline(ScopedMembershipFields, admin.TabularInline):
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(HistoryAdmin):
     list_display = (
         "code",
         "name",
@@ -139,7 +140,7 @@ class StoreAdmin(admin.ModelAdmin):
 
 
 @admin.register(StoreMembership)
-class StoreMembershipAdmin(ScopedMembershipFields, admin.ModelAdmin):
+class StoreMembershipAdmin(ScopedMembershipFields, HistoryAdmin):
     """Managers see and change the staff of the stores they manage, up to their own role."""
 
     list_display = ("user", "store", "role", "created_at")

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from common.history import audited
 from common.models import TimeStampedModel
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -127,6 +128,8 @@ class Store(TimeStampedModel):
         help_text="Overrides the deployment's return window for returns received here.",
     )
 
+    history = audited()
+
     class Meta:
         ordering = ["code"]
         constraints = [
@@ -158,6 +161,8 @@ class StoreMembership(TimeStampedModel):
     )
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=StaffRole.choices, default=StaffRole.STORE_STAFF)
+
+    history = audited()
 
     class Meta:
         ordering = ["store__code", "user__username"]

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_prometheus",
     "axes",
+    "simple_history",
     "common",
     "stores",
     "inventory",
@@ -47,6 +48,8 @@ MIDDLEWARE = [
     "common.input_guard.RefuseUnstorableInput",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Keeps the request for change history (common.history): who acted, read when a row is saved.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a login refused for too many failures into the lock-out answer (metrics count it).
@@ -142,6 +145,10 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     if env.int("NUM_PROXIES", default=0)
     else ["REMOTE_ADDR"]
 )
+
+# Change history (common.history) is read in the admin, never reverted or edited there.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+SIMPLE_HISTORY_EDIT = False
 
 # Throttles (DRF, common.throttling): requests per API client, per customer login, per staff
 # login and per address of anonymous callers; the token endpoint also per address. Generous by

@@ -16,11 +16,19 @@ from django.utils import timezone
 from common.actor import Actor
 from common.retry import retry_when_busy
 from inventory.exceptions import InsufficientStock, InvalidStockRequest, StockConflict
-from inventory.models import CauseType, MovementKind, StockItem, StockMovement, Variant
+from inventory.models import (
+    CauseType,
+    MovementKind,
+    SafetyStockChange,
+    StockItem,
+    StockMovement,
+    Variant,
+)
 from inventory.services._ledger import (
     STOCK_TABLE,
     CausedStockLine,
     StockLine,
+    _actor_fields,
     _book,
     _check_quantity,
     _insert_movements,
@@ -116,13 +124,22 @@ def adjust_to_count(
 
 @retry_when_busy
 def set_safety_stock(*, actor: Actor, store: Store, variant: Variant, quantity: int) -> StockItem:
-    """Units kept back from online promises at this store (0 or more). Not a ledger change.
+    """Units kept back from online promises at this store (0 or more). Not a ledger change: a
+    SafetyStockChange row records who changed it from what (nothing is written when unchanged).
 
     Raises InvalidStockRequest for a negative quantity.
     """
     _check_quantity(quantity, allow_zero=True)
     with transaction.atomic():
         item = _items_for(store, [variant.pk], create=True, lock=True)[variant.pk]
+        if item.safety_stock == quantity:
+            return item
+        SafetyStockChange.objects.create(
+            stock_item=item,
+            old_quantity=item.safety_stock,
+            new_quantity=quantity,
+            **_actor_fields(actor),
+        )
         item.safety_stock = quantity
         item.save(update_fields=["safety_stock", "updated_at"])
         return item

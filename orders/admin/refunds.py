@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.db.models import Q
 
 from common.access import action_permission
-from common.admin import ReadOnlyInline
+from common.admin import HistoryAdmin, ReadOnlyInline
 from orders.admin.common import WorkflowRecordAdmin, run_workflow_step
 from orders.models import Refund
 from orders.selectors.refunds import is_overdue, overdue_refunds, refunds_needing_attention
@@ -58,7 +58,7 @@ def _store_of(refund: Refund):
 
 
 @admin.register(Refund)
-class RefundAdmin(WorkflowRecordAdmin):
+class RefundAdmin(HistoryAdmin, WorkflowRecordAdmin):
     list_display = (
         "id",
         "order",

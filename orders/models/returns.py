@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from common.history import audited
 from common.models import ApiClient, Channel, TimeStampedModel
 from customers.models import Customer
 from orders.models.history import StatusChange
@@ -151,6 +152,8 @@ class Refund(TimeStampedModel):
     created_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    history = audited()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -20,6 +20,7 @@ from common.models import (
     ApiClient,
     Channel,
     IdempotencyKey,
+    LoginEvent,
     OutboxMessage,
     SentNotification,
     UserToken,
@@ -34,6 +35,7 @@ from customers.services import (
     record_touchpoint,
 )
 from inventory.models import StockItem, StockMovement, Transfer, TransferLine, Variant
+from inventory.services import set_safety_stock
 from tests.factories import (
     CustomerFactory,
     StoreFactory,
@@ -90,6 +92,9 @@ def world(db):
     SentNotification.objects.create(key="order-ready-1", template="order_ready", recipient="a@b.de")
     OutboxMessage.objects.create(topic="orders.send_order_confirmation", next_attempt_at=now())
     PossibleDuplicate.objects.create(customer=customer, phone="+49309999999", channel="web")
+    for safety in (1, 0):  # two safety stock changes; the stock row ends as it was
+        set_safety_stock(actor=agent, store=warehouse, variant=variant, quantity=safety)
+    LoginEvent.objects.create(kind="login", username="berlin", user=staff, ip="192.0.2.10")
     return {"store": store, "variant": variant, "customer": customer, "staff": staff}
 
 
