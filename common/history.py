@@ -51,7 +51,7 @@ def audited(*, excluded_fields: tuple[str, ...] = ()) -> HistoricalRecords:
 
 def name_actor(instance: models.Model, actor) -> models.Model:
     """Names `actor` (common.actor.Actor) on the history rows this instance's saves write."""
-    if actor.user is not None:
+    if getattr(actor.user, "pk", None) is not None:  # not AnonymousUser: no row to point at
         instance._history_user = actor.user
     instance._history_client = actor.client
     return instance
