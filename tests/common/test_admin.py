@@ -34,6 +34,7 @@ from customers.services import (
     record_touchpoint,
 )
 from inventory.models import StockItem, StockMovement, Transfer, TransferLine, Variant
+from tests.customers.factories_discounts import discount_code
 from tests.factories import (
     CustomerFactory,
     StoreFactory,
@@ -90,6 +91,7 @@ def world(db):
     SentNotification.objects.create(key="order-ready-1", template="order_ready", recipient="a@b.de")
     OutboxMessage.objects.create(topic="orders.send_order_confirmation", next_attempt_at=now())
     PossibleDuplicate.objects.create(customer=customer, phone="+49309999999", channel="web")
+    discount_code(store, customer=customer, campaign="qr-berlin")
     return {"store": store, "variant": variant, "customer": customer, "staff": staff}
 
 
