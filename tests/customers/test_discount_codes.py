@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from common.errors import InvalidInput
@@ -310,6 +311,8 @@ class TestOrderApi:
             )
         assert response.status_code == 201, response.json()
         assert (response.json()["discount"], response.json()["total"]) == ("10.00", "49.70")
+        assert "Discount: -10.00 EUR" in mail.outbox[-1].body
+        assert "Total: 49.70 EUR" in mail.outbox[-1].body
 
         before = Order.objects.count()
         again = web.post(
