@@ -93,16 +93,12 @@ class DiscountCodeOutput(serializers.ModelSerializer):
 class DiscountCodeCheckOutput(serializers.Serializer):
     code = serializers.CharField()
     valid = serializers.BooleanField()
-    reason = serializers.ChoiceField(
-        choices=[
-            Reason.NOT_YET_VALID,
-            Reason.EXPIRED,
-            Reason.USED_UP,
-            Reason.OTHER_CUSTOMER,
-            Reason.BELOW_MIN_TOTAL,
-        ],
+    reason = serializers.CharField(
         allow_null=True,
-        help_text="Why it would be refused; null when valid.",
+        help_text=(
+            "Why it would be refused, null when valid: not_yet_valid, expired, used_up, "
+            "other_customer, below_min_total."
+        ),
     )
     message = serializers.CharField(allow_blank=True)
     percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
