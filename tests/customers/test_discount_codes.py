@@ -17,6 +17,7 @@ from customers.discounts import (
     issue_discount_code,
 )
 from customers.models import DiscountCode, TimelineEvent, TimelineKind
+from customers.services import add_store_credit_entry, store_credit_balance
 from inventory.models import StockItem
 from orders.models import DiscountRedemption, Order
 from tests.customers.factories_discounts import clerk, discount_code
@@ -205,6 +206,27 @@ class TestRedeem:
             discount_code=code.code,
         )
         assert order.channel == "store" and order.total == Decimal("14.90")
+
+    def test_store_credit_above_the_discounted_total_is_400_and_the_use_stays(self, store):
+        customer = CustomerFactory()
+        add_store_credit_entry(customer=customer, amount=Decimal("19.90"), reason="Return R-1")
+        code = discount_code(store, customer=customer, amount=Decimal("5.00"))
+        variant = stocked_variant(store, 5)
+        from orders.services.orders import place_order
+
+        with pytest.raises(InvalidInput) as refused:
+            place_order(
+                actor=web_actor(),
+                customer=customer,
+                fulfilment="pickup",
+                pickup_store=store,
+                lines=[(variant, 1)],
+                store_credit_amount=Decimal("19.90"),
+                discount_code=code.code,
+            )
+        assert "store_credit" in refused.value.errors
+        nothing_written(0, code, 0)
+        assert store_credit_balance(customer) == Decimal("19.90")
 
 
 class TestStaffIssueApi:
