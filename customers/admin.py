@@ -5,13 +5,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from common.access import action_permission
 from common.actor import Actor
 from common.admin import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline
 from common.errors import ApplicationError
 from common.models import Channel
+from customers.discounts import withdraw_discount_codes
 from customers.messaging import sms_channel_errors
 from customers.models import (
     Customer,
+    DiscountCode,
     PossibleDuplicate,
     ServiceNote,
     StoreCreditEntry,
@@ -269,3 +272,38 @@ class PossibleDuplicateAdmin(ReadOnlyAdmin):
     def resolve(self, request, queryset):
         count = resolve_possible_duplicates(actor=Actor(user=request.user), flags=queryset)
         self.message_user(request, f"{count} flag(s) resolved.", messages.SUCCESS)
+
+
+@admin.register(DiscountCode)
+class DiscountCodeAdmin(ReadOnlyAdmin):
+    """Codes are issued through the API and the desk (customers.discounts); uses only ever rise
+    when an order spends one, so nothing here is edited by hand."""
+
+    list_display = (
+        "code",
+        "customer",
+        "value",
+        "uses",
+        "max_uses",
+        "min_total",
+        "valid_until",
+        "campaign",
+        "issued_at_store",
+        "issued_by_user",
+        "created_at",
+    )
+    list_filter = ("campaign", "channel", "issued_at_store")
+    list_select_related = ("customer", "issued_at_store", "issued_by_user")
+    search_fields = ("code", "campaign", "customer__email", "customer__phone")
+    actions = ("withdraw",)
+
+    @admin.display(description="Value")
+    def value(self, code: DiscountCode) -> str:
+        return code.value_label
+
+    has_withdraw_permission = action_permission("customers.issue_discount_code")
+
+    @admin.action(description="End validity now", permissions=["withdraw"])
+    def withdraw(self, request, queryset):
+        count = withdraw_discount_codes(actor=Actor(user=request.user), codes=queryset)
+        self.message_user(request, f"{count} code(s) no longer valid.", messages.SUCCESS)

@@ -146,6 +146,12 @@ class TouchpointInput(serializers.Serializer):
     sku = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
     at = serializers.DateTimeField(required=False)
     data = serializers.DictField(required=False)
+    campaign = serializers.CharField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        help_text="Campaign tag the visit came from, e.g. a QR poster in a store.",
+    )
 
 
 class TimelineEventOutput(serializers.ModelSerializer):
@@ -166,6 +172,7 @@ class TimelineEventOutput(serializers.ModelSerializer):
             "subject_id",
             "actor",
             "data",
+            "campaign",
         ]
 
     def get_actor(self, event) -> str:

@@ -122,6 +122,8 @@ class TimelineKind(models.TextChoices):
     STORE_CREDIT = "store_credit", "Store credit"
     WISHLIST_ADDED = "wishlist_added", "Added to wishlist"
     WISHLIST_REMOVED = "wishlist_removed", "Removed from wishlist"
+    DISCOUNT_CODE_ISSUED = "discount_code_issued", "Discount code issued"
+    DISCOUNT_CODE_REDEEMED = "discount_code_redeemed", "Discount code redeemed"
 
 
 class TimelineEvent(models.Model):
@@ -141,6 +143,12 @@ class TimelineEvent(models.Model):
     )
     subject_id = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    campaign = models.CharField(
+        max_length=50,
+        blank=True,
+        db_index=True,
+        help_text="Campaign tag (a QR poster, a newsletter) that brought this touchpoint.",
+    )
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -276,3 +284,81 @@ class PossibleDuplicate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer} ~ {self.email or self.phone}"
+
+
+class DiscountCode(models.Model):
+    """A code given after advice (in a store, on the phone) that works in every channel.
+
+    Bound to one customer or open to anyone; a percentage of the subtotal or a fixed amount;
+    `uses` only ever rises through one conditional UPDATE (customers.discounts), never past
+    `max_uses`.
+    """
+
+    code = models.CharField(max_length=16, unique=True)
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="discount_codes",
+        help_text="Empty: an open code anyone may use.",
+    )
+    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField()
+    max_uses = models.PositiveIntegerField(default=1)
+    uses = models.PositiveIntegerField(default=0)
+    min_total = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, help_text="Smallest subtotal it applies to."
+    )
+    campaign = models.CharField(max_length=50, blank=True, db_index=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    issued_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    issued_by_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    issued_at_store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("issue_discount_code", "Can issue discount codes")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(percent__isnull=False, amount__isnull=True)
+                | models.Q(percent__isnull=True, amount__isnull=False),
+                name="discount_code_percent_xor_amount",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(percent__isnull=True)
+                | models.Q(percent__gt=0, percent__lte=100),
+                name="discount_code_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__isnull=True) | models.Q(amount__gt=0),
+                name="discount_code_amount_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_uses__gte=1, uses__lte=models.F("max_uses")),
+                name="discount_code_uses_within_max",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(min_total__gte=0), name="discount_code_min_total_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_until__gt=models.F("valid_from")),
+                name="discount_code_validity_not_empty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def value_label(self) -> str:
+        return f"{self.percent.normalize():f} %" if self.percent is not None else f"{self.amount}"

@@ -50,6 +50,7 @@ def record_timeline_event(
     subject_id: Any = "",
     data: dict | None = None,
     at: datetime | None = None,
+    campaign: str = "",
 ) -> TimelineEvent:
     """Append one entry to the customer's timeline (called inside the caller's transaction)."""
     actor = actor or Actor.system()
@@ -63,6 +64,7 @@ def record_timeline_event(
         subject_type=subject_type,
         subject_id=str(subject_id) if subject_id != "" else "",
         data=data or {},
+        campaign=campaign[:50],
         at=at or timezone.now(),
         actor_user=actor.user if getattr(actor.user, "pk", None) else None,
         actor_client=actor.client,
@@ -300,8 +302,13 @@ def record_touchpoint(
     at: datetime | None = None,
     store: Store | None = None,
     data: dict | None = None,
+    campaign: str = "",
 ) -> TimelineEvent:
-    """A web or app event (a product view, a newsletter click) on the customer's timeline."""
+    """A web or app event (a product view, a newsletter click) on the customer's timeline.
+
+    `campaign` tags where the visit came from (a QR poster in a store), so that the campaign can
+    be followed to the sale (orders.selectors.campaigns.campaign_funnel).
+    """
     allowed = {TimelineKind.PRODUCT_VIEW, TimelineKind.TOUCHPOINT}
     if kind not in allowed:
         raise InvalidCustomerData(
@@ -329,6 +336,7 @@ def record_touchpoint(
         at=at,
         store=store,
         data=data,
+        campaign=(campaign or "").strip(),
     )
 
 

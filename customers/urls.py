@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import api
+from customers import api, discount_api
 
 urlpatterns = [
     path("customers/", api.CustomerListCreateView.as_view(), name="customer-list"),
@@ -18,6 +18,16 @@ urlpatterns = [
         "customers/<int:pk>/wishlist/", api.CustomerWishlistView.as_view(), name="customer-wishlist"
     ),
     path("customers/<int:pk>/merge/", api.CustomerMergeView.as_view(), name="customer-merge"),
+    path(
+        "staff/discount-codes/",
+        discount_api.DiscountCodeIssueView.as_view(),
+        name="staff-discount-codes",
+    ),
+    path(
+        "discount-codes/<str:code>/",
+        discount_api.DiscountCodeCheckView.as_view(),
+        name="discount-code-check",
+    ),
     path("me/", api.MyProfileView.as_view(), name="me"),
     path("me/confirm/", api.MyContactConfirmView.as_view(), name="me-confirm"),
     path("me/wishlist/", api.MyWishlistView.as_view(), name="me-wishlist"),

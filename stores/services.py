@@ -25,6 +25,8 @@ STORE_STAFF_PERMISSIONS = (
     "customers.add_wishlistitem",
     "customers.change_wishlistitem",
     "customers.add_servicenote",
+    # A salesperson's advice comes with a code that works online too.
+    "customers.issue_discount_code",
     "inventory.receive_stock",
     "inventory.change_transfer",
 )

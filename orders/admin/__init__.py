@@ -1,1 +1,1 @@
-from orders.admin import orders, refunds, reservations, returns  # noqa: F401 - registers the admin classes
+from orders.admin import discounts, orders, refunds, reservations, returns  # noqa: F401 - registers the admin classes

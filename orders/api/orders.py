@@ -21,6 +21,7 @@ from common.permissions import (
     is_channel_client,
     is_staff_user,
 )
+from customers.discounts import is_well_formed, normalise_code
 from customers.models import Customer
 from inventory.models import Variant
 from orders.models.orders import (
@@ -107,6 +108,20 @@ class OrderCreateInput(serializers.Serializer):
         help_text="Store credit to spend on this order (at most the balance and the total).",
     )
     shipping_address = serializers.DictField(required=False)
+    discount_code = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "A discount code (any case, spaces and dashes ignored); a used-up, expired or "
+            "another customer's code answers 409 discount_code_invalid."
+        ),
+    )
+
+    def validate_discount_code(self, value):
+        if value and not is_well_formed(value):
+            raise serializers.ValidationError("Not a discount code (8 letters and digits).")
+        return normalise_code(value)
 
     def validate_lines(self, lines):
         skus = {line["sku"] for line in lines}
@@ -367,6 +382,7 @@ class OrderCreateView(APIView):
             payment_reference=values.get("payment_reference", ""),
             shipping_address=values.get("shipping_address"),
             store_credit_amount=values.get("store_credit"),
+            discount_code=values.get("discount_code") or None,
         )
         return Response(_reloaded(order), status=status.HTTP_201_CREATED)
 

@@ -1,3 +1,4 @@
+from orders.models.discounts import DiscountRedemption
 from orders.models.orders import (
     Fulfilment,
     Order,
@@ -27,6 +28,7 @@ from orders.models.returns import (
 )
 
 __all__ = [
+    "DiscountRedemption",
     "Fulfilment",
     "LineCondition",
     "Order",

@@ -48,7 +48,7 @@ from orders.models.orders import (
     PaymentStatus,
 )
 from orders.selectors.orders import available_by_store, shipping_warehouses
-from orders.services import refunds
+from orders.services import discounts, refunds
 from stores.models import Store
 from stores.selectors import pickup_deadline
 
@@ -191,8 +191,12 @@ def _create_order(
     payment_status: str,
     payment_reference: str = "",
     shipping_address: dict | None = None,
+    discount_code: str | None = None,
 ) -> tuple[Order, list[OrderLine]]:
     subtotal = sum((variant.price * quantity for variant, quantity in lines), Decimal("0.00"))
+    code, discount = discounts.take_discount(
+        customer=customer, subtotal=subtotal, code=discount_code
+    )
     order = Order.objects.create(
         number=next_order_number(channel),
         channel=channel,
@@ -205,7 +209,8 @@ def _create_order(
         payment_status=payment_status,
         payment_reference=payment_reference,
         subtotal=subtotal,
-        total=subtotal,
+        discount=discount,
+        total=subtotal - discount,
         created_by_user=_actor_user(actor),
         created_by_client=actor.client,
     )
@@ -226,6 +231,8 @@ def _create_order(
         # Backends that cannot return ids from a bulk insert: read them back in order.
         order_lines = list(order.lines.order_by("pk"))
     _record_change(actor=actor, order=order, from_status="", to_status=OrderStatus.PLACED)
+    if code is not None:
+        discounts.record_redemption(actor=actor, order=order, code=code)
     webhooks.order_created(order)
     return order, order_lines
 
@@ -311,6 +318,7 @@ def place_order(
     payment_reference: str = "",
     shipping_address: dict | None = None,
     store_credit_amount: Decimal | None = None,
+    discount_code: str | None = None,
 ) -> Order:
     """Place an order with captured prices and reserve its stock, all in one transaction.
 
@@ -318,11 +326,13 @@ def place_order(
     travel by one transfer (reserved at the warehouse now, at the store on arrival) and the order
     can only be marked ready once the transfer is received. Delivery: reserved at the shipping
     warehouse (the given one, else the first that has every line). Store credit (≤ balance,
-    ≤ total) is spent at once. The confirmation e-mail is queued after commit.
+    ≤ total) is spent at once. A discount code takes one use and lowers the total
+    (customers.discounts). The confirmation e-mail is queued after commit.
 
     Raises InvalidInput (400, field errors) for bad lines, store, payment or store credit,
     InsufficientStock (409) naming each short line, CustomerConflict when the credit was spent
-    concurrently. Nothing is written when it raises.
+    concurrently, DiscountCodeInvalid (409) for a code that is unknown, expired, used up or
+    another customer's. Nothing is written when it raises.
     """
     channel = channel or actor.channel
     errors: dict[str, list] = {}
@@ -378,9 +388,15 @@ def place_order(
             payment_status=payment_status,
             payment_reference=payment_reference,
             shipping_address=shipping_address,
+            discount_code=discount_code,
         )
         # Store credit first: the customer row is locked before any stock row, the same order an
         # exchange takes, so the two cannot deadlock.
+        if credit > order.total:
+            raise InvalidInput(
+                "Invalid order.",
+                errors={"store_credit": [f"More than the order total of {order.total}."]},
+            )
         if credit:
             add_store_credit_entry(
                 customer=customer,

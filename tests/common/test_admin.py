@@ -36,6 +36,7 @@ from customers.services import (
 )
 from inventory.models import StockItem, StockMovement, Transfer, TransferLine, Variant
 from inventory.services import set_safety_stock
+from tests.customers.factories_discounts import discount_code
 from tests.factories import (
     CustomerFactory,
     StoreFactory,
@@ -95,6 +96,7 @@ def world(db):
     for safety in (1, 0):  # two safety stock changes; the stock row ends as it was
         set_safety_stock(actor=agent, store=warehouse, variant=variant, quantity=safety)
     LoginEvent.objects.create(kind="login", username="berlin", user=staff, ip="192.0.2.10")
+    discount_code(store, customer=customer, campaign="qr-berlin")
     return {"store": store, "variant": variant, "customer": customer, "staff": staff}
 
 

@@ -21,6 +21,7 @@ from inventory.services.transfers import create_transfer
 from orders.services.returns import ReturnLineRequest, create_return
 from stores.models import StaffRole
 from tests.conftest import token_client
+from tests.customers.factories_discounts import discount_code
 from tests.factories import (
     CustomerFactory,
     StoreFactory,
@@ -104,6 +105,7 @@ def world(db):
     )
     transfer = Transfer.objects.create(from_store=warehouse, to_store=here)
     TransferLine.objects.create(transfer=transfer, variant=variant, quantity=1)
+    code = discount_code(here, customer=customer)
     sent_from_here = create_transfer(
         actor=Actor(), from_store=here, to_store=elsewhere, lines=[(variant, 1)]
     )
@@ -142,6 +144,7 @@ def world(db):
         "lists/<int:customer_id>/": {"customer_id": customer.pk},
         "pickups/<str:number>/": {"number": order.number},
         "returns/order/<str:number>/": {"number": purchase.number},
+        "discount-codes/<str:code>/": {"code": code.code},
     }
     return World(callers=callers, users=users, kwargs=kwargs)
 
