@@ -1,9 +1,14 @@
 """Admin for customers: profile edits go through customers.services so the timeline records them;
 notes, timeline, wishlist and store credit are shown, never edited here."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
 
 from common.access import action_permission
 from common.actor import Actor
@@ -13,6 +18,7 @@ from common.models import Channel
 from customers.discounts import withdraw_discount_codes
 from customers.messaging import sms_channel_errors
 from customers.models import (
+    Consent,
     Customer,
     DiscountCode,
     PossibleDuplicate,
@@ -22,6 +28,8 @@ from customers.models import (
     WishlistItem,
 )
 from customers.normalise import normalise_phone
+from customers.privacy.erasure import erase_customer
+from customers.privacy.export import export_customer
 from customers.services import (
     PROFILE_FIELDS,
     find_or_create_customer,
@@ -56,6 +64,20 @@ class StoreCreditInline(ReadOnlyInline):
     fields = ("created_at", "amount", "reason", "cause_type", "cause_id")
 
 
+class ConsentInline(ReadOnlyInline):
+    model = Consent
+    fields = (
+        "purpose",
+        "channel",
+        "source",
+        "given_at",
+        "confirmed_at",
+        "withdrawn_at",
+        "withdrawn_source",
+    )
+    ordering = ("-given_at", "-id")
+
+
 class MergedFilter(admin.SimpleListFilter):
     title = "merged"
     parameter_name = "merged"
@@ -82,7 +104,6 @@ EDITABLE = (
     "sizes",
     "favourite_categories",
     "contact_channel",
-    "marketing_consent",
 )
 
 
@@ -124,6 +145,8 @@ class CustomerAdmin(HistoryAdmin):
         "created_by_client",
         "user",
         "merged_into",
+        "erased_at",
+        "marketing_consent",
         "marketing_consent_at",
         "marketing_consent_source",
         "created_at",
@@ -153,13 +176,67 @@ class CustomerAdmin(HistoryAdmin):
                     "created_by_client",
                     "user",
                     "merged_into",
+                    "erased_at",
                     "created_at",
                     "updated_at",
                 )
             },
         ),
     )
-    inlines = (ServiceNoteInline, WishlistInline, StoreCreditInline, TimelineInline)
+    inlines = (
+        ConsentInline,
+        ServiceNoteInline,
+        WishlistInline,
+        StoreCreditInline,
+        TimelineInline,
+    )
+    actions = ("export_data", "erase_data")
+
+    has_export_permission = action_permission("customers.export_customer")
+    has_erase_permission = action_permission("customers.erase_customer")
+
+    @admin.action(description="Export personal data (JSON)", permissions=["export"])
+    def export_data(self, request, queryset):
+        actor = Actor(user=request.user, channel=Channel.STORE)
+        data = {}
+        for customer in queryset.order_by("pk"):
+            try:
+                data[str(customer.pk)] = export_customer(actor=actor, customer=customer)
+            except ApplicationError as exc:
+                self.message_user(request, f"{customer.pk}: {exc.detail}", messages.ERROR)
+                return None
+        response = HttpResponse(
+            json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+            content_type="application/json",
+        )
+        response["Content-Disposition"] = 'attachment; filename="customer-export.json"'
+        return response
+
+    @admin.action(description="Erase personal data", permissions=["erase"])
+    def erase_data(self, request, queryset):
+        # Erasure cannot be undone: ask once more, as deleting does.
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/customers/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Erase personal data?",
+                    "customers": queryset,
+                    "action": "erase_data",
+                    "opts": self.model._meta,
+                },
+            )
+        actor = Actor(user=request.user, channel=Channel.STORE)
+        erased = 0
+        for customer in queryset.order_by("pk"):
+            try:
+                erase_customer(actor=actor, customer=customer)
+                erased += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{customer.pk}: {exc.detail}", messages.WARNING)
+        self.message_user(request, f"{erased} customer(s) erased.", messages.SUCCESS)
+        return None
 
     def get_search_results(self, request, queryset, search_term):
         """A phone number in any format ("030 1234567") also finds its E.164 form."""

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
@@ -21,6 +21,9 @@ from common.permissions import (
 )
 from customers import selectors, services
 from customers.models import (
+    Consent,
+    ConsentChannel,
+    ConsentPurpose,
     ContactChannel,
     Customer,
     ServiceNote,
@@ -28,6 +31,7 @@ from customers.models import (
     TimelineKind,
     WishlistItem,
 )
+from customers.privacy.consents import current_consents
 from inventory.models import Variant
 from stores.models import StaffRole, Store
 from stores.selectors import staff_roles
@@ -46,8 +50,36 @@ class StoreCodeField(serializers.SlugRelatedField):
         super().__init__(slug_field="code", queryset=Store.objects.filter(is_active=True), **kwargs)
 
 
+class ConsentOutput(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField(
+        help_text="given, or awaiting_confirmation (double opt-in: the link was sent, not opened)."
+    )
+
+    class Meta:
+        model = Consent
+        fields = ["purpose", "channel", "given_at", "source", "confirmed_at", "status"]
+
+    def get_status(self, consent) -> str:
+        return "given" if consent.counts else "awaiting_confirmation"
+
+
+class ConsentChangeInput(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+    channel = serializers.ChoiceField(choices=ConsentChannel.choices)
+    given = serializers.BooleanField(
+        default=True, help_text="true gives the consent, false withdraws it."
+    )
+
+
 class CustomerOutput(serializers.ModelSerializer):
     preferred_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    consents = serializers.SerializerMethodField(
+        help_text="Consents not withdrawn; marketing by e-mail counts once confirmed."
+    )
+
+    @extend_schema_field(ConsentOutput(many=True))
+    def get_consents(self, customer) -> list:
+        return ConsentOutput(current_consents(customer), many=True).data
 
     class Meta:
         model = Customer
@@ -64,6 +96,7 @@ class CustomerOutput(serializers.ModelSerializer):
             "contact_channel",
             "marketing_consent",
             "marketing_consent_at",
+            "consents",
             "source_channel",
             "created_at",
         ]
@@ -108,7 +141,11 @@ class CustomerCreateInput(serializers.Serializer):
     postcode = serializers.CharField(required=False, allow_blank=True, max_length=10)
     sizes = serializers.DictField(child=serializers.CharField(max_length=20), required=False)
     contact_channel = serializers.ChoiceField(choices=ContactChannel.choices, required=False)
-    marketing_consent = serializers.BooleanField(required=False)
+    marketing_consent = serializers.BooleanField(
+        required=False,
+        help_text="Shorthand for the consent to marketing by e-mail (double opt-in applies).",
+    )
+    consents = ConsentChangeInput(many=True, required=False)
 
 
 class CustomerUpdateInput(CustomerCreateInput):

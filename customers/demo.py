@@ -16,7 +16,14 @@ from django.utils import timezone
 from common.actor import Actor
 from common.models import Channel
 from customers.logins import create_or_update_customer_login
-from customers.models import ContactChannel, Customer, TimelineKind
+from customers.models import (
+    ConsentChannel,
+    ConsentPurpose,
+    ContactChannel,
+    Customer,
+    TimelineKind,
+)
+from customers.privacy.consents import record_confirmed_consent
 from customers.services import (
     add_service_note,
     add_to_wishlist,
@@ -169,6 +176,17 @@ def demo_person(number: int, store_codes: list[str], category_slugs: list[str]) 
     }
 
 
+def _confirmed_marketing_email(customer: Customer, *, source: str, at) -> None:
+    record_confirmed_consent(
+        customer=customer,
+        purpose=ConsentPurpose.MARKETING,
+        channel=ConsentChannel.EMAIL,
+        source=source,
+        given_at=at,
+        confirmed_at=at + timedelta(minutes=7),
+    )
+
+
 def _history(
     *,
     customer: Customer,
@@ -225,10 +243,9 @@ def seed_journey_people(
             postcode=person.postcode,
             sizes=person.sizes,
             contact_channel=ContactChannel.EMAIL if person.email else ContactChannel.SMS,
-            marketing_consent=True,
-            marketing_consent_at=now - timedelta(days=90),
-            marketing_consent_source=Channel.WEB,
         )
+        if created and person.email:
+            _confirmed_marketing_email(customer, source=Channel.WEB, at=now - timedelta(days=90))
         if person is ANNA:
             anna = customer
             create_or_update_customer_login(email=person.email, password=password)
@@ -296,16 +313,18 @@ def seed_customers(
         person = demo_person(number, shop_codes, category_slugs)
         code = person.pop("preferred_store_code")
         days = person.pop("consent_days_ago")
-        consent = person["marketing_consent"]
+        consent = person.pop("marketing_consent")
         customer, created = find_or_create_customer(
             actor=Actor(channel=person["channel"]),
             preferred_store=stores[code] if code else None,
-            marketing_consent_at=now - timedelta(days=days) if consent else None,
-            marketing_consent_source=person["channel"] if consent else "",
             **person,
         )
         if created:
             created_count += 1
+            if consent and customer.email:
+                _confirmed_marketing_email(
+                    customer, source=person["channel"], at=now - timedelta(days=days)
+                )
             _history(
                 customer=customer,
                 number=number,

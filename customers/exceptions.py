@@ -1,4 +1,4 @@
-from common.errors import ApplicationError, InvalidInput
+from common.errors import ApplicationError, InvalidInput, NotFound
 
 
 class CustomerConflict(ApplicationError):
@@ -7,3 +7,15 @@ class CustomerConflict(ApplicationError):
 
 class InvalidCustomerData(InvalidInput):
     pass
+
+
+class AlreadyErased(ApplicationError):
+    code = "already_erased"
+
+
+class ConsentTokenUnknown(NotFound):
+    code = "consent_token_unknown"
+
+
+class ConsentTokenExpired(InvalidInput):
+    code = "consent_token_expired"

@@ -53,6 +53,12 @@ class Customer(TimeStampedModel):
     marketing_consent_at = models.DateTimeField(null=True, blank=True)
     marketing_consent_source = models.CharField(max_length=10, choices=Channel.choices, blank=True)
 
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Personal data anonymised on request; orders, returns and the ledger stay.",
+    )
+
     merged_into = models.ForeignKey(
         "self",
         null=True,
@@ -66,12 +72,17 @@ class Customer(TimeStampedModel):
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
-        permissions = [("merge_customer", "Can merge duplicate customers")]
+        permissions = [
+            ("merge_customer", "Can merge duplicate customers"),
+            ("export_customer", "Can export everything stored about a customer"),
+            ("erase_customer", "Can erase a customer's personal data"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(email__isnull=False)
                 | models.Q(phone__isnull=False)
-                | models.Q(merged_into__isnull=False),
+                | models.Q(merged_into__isnull=False)
+                | models.Q(erased_at__isnull=False),
                 name="customer_has_email_or_phone",
             ),
         ]
@@ -93,7 +104,13 @@ class Customer(TimeStampedModel):
             self.phone = normalise_phone(self.phone)
         except ValidationError as exc:
             errors["phone"] = exc.messages
-        if not errors and not self.email and not self.phone and not self.merged_into_id:
+        if (
+            not errors
+            and not self.email
+            and not self.phone
+            and not self.merged_into_id
+            and not self.erased_at
+        ):
             errors["email"] = ["An e-mail address or a phone number is needed."]
         if errors:
             raise ValidationError(errors)
@@ -124,6 +141,9 @@ class TimelineKind(models.TextChoices):
     WISHLIST_REMOVED = "wishlist_removed", "Removed from wishlist"
     DISCOUNT_CODE_ISSUED = "discount_code_issued", "Discount code issued"
     DISCOUNT_CODE_REDEEMED = "discount_code_redeemed", "Discount code redeemed"
+    CONSENT = "consent", "Consent given or withdrawn"
+    DATA_EXPORTED = "data_exported", "Personal data exported"
+    DATA_ERASED = "data_erased", "Personal data erased"
 
 
 class TimelineEvent(models.Model):
@@ -362,3 +382,73 @@ class DiscountCode(models.Model):
     @property
     def value_label(self) -> str:
         return f"{self.percent.normalize():f} %" if self.percent is not None else f"{self.amount}"
+
+
+class ConsentPurpose(models.TextChoices):
+    MARKETING = "marketing", "Marketing (offers, nudges)"
+    NEWSLETTER = "newsletter", "Newsletter"
+    PROFILING = "profiling", "Personalisation from what was viewed and bought"
+
+
+class ConsentChannel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "SMS"
+    PHONE = "phone", "Phone call"
+
+
+# Advertising by e-mail counts only once the address's owner clicked the link sent to it.
+DOUBLE_OPT_IN = {
+    (ConsentPurpose.MARKETING, ConsentChannel.EMAIL),
+    (ConsentPurpose.NEWSLETTER, ConsentChannel.EMAIL),
+}
+
+
+class Consent(models.Model):
+    """One consent of a customer for one purpose by one channel: when and where it was given,
+    confirmed (double opt-in) and withdrawn. Withdrawing closes the row; giving again opens a new
+    one, so the history of each consent stays as proof."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(max_length=20, choices=ConsentPurpose.choices)
+    channel = models.CharField(max_length=10, choices=ConsentChannel.choices)
+    source = models.CharField(
+        max_length=10, choices=Channel.choices, help_text="Where it was given."
+    )
+    given_at = models.DateTimeField()
+    confirmation_sent_to = models.CharField(max_length=254, blank=True)
+    confirmation_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    confirmation_expires_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Double opt-in: when the link sent to the address was opened.",
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_source = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-given_at", "-id"]
+        constraints = [
+            # One open consent per purpose and channel; a withdrawn one is history.
+            models.UniqueConstraint(
+                fields=["customer", "purpose", "channel"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="consent_open_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.purpose}/{self.channel}"
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return (self.purpose, self.channel) in DOUBLE_OPT_IN
+
+    @property
+    def counts(self) -> bool:
+        """Given, not withdrawn, and confirmed where double opt-in applies."""
+        return self.withdrawn_at is None and (
+            self.confirmed_at is not None or not self.needs_confirmation
+        )

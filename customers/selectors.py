@@ -1,9 +1,9 @@
 """Reads about customers: the phone desk's look-up and the single customer view."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from customers.models import Customer, TimelineEvent, WishlistItem
+from customers.models import Consent, Customer, TimelineEvent, WishlistItem
 from customers.normalise import normalise_email, normalise_phone
 
 
@@ -11,7 +11,19 @@ def find_customers(
     *, phone: str | None = None, email: str | None = None, q: str | None = None
 ) -> QuerySet[Customer]:
     """Look up customers by phone in any format, e-mail (any case), or a name fragment."""
-    qs = Customer.objects.filter(merged_into__isnull=True).select_related("preferred_store")
+    qs = (
+        Customer.objects.filter(merged_into__isnull=True)
+        .select_related("preferred_store")
+        .prefetch_related(
+            Prefetch(
+                "consents",
+                queryset=Consent.objects.filter(withdrawn_at__isnull=True).order_by(
+                    "purpose", "channel"
+                ),
+                to_attr="open_consents",
+            )
+        )
+    )
     # Contact data left on a merged alias still finds the surviving customer.
     if phone:
         try:

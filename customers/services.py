@@ -19,7 +19,7 @@ from common.actor import Actor
 from common.history import name_actor
 from common.models import Channel, hash_key
 from common.retry import retry_when_busy
-from customers.exceptions import CustomerConflict, InvalidCustomerData
+from customers.exceptions import AlreadyErased, CustomerConflict, InvalidCustomerData
 from customers.messaging import sms_channel_errors
 from customers.models import (
     ContactChange,
@@ -33,6 +33,7 @@ from customers.models import (
     WishlistItem,
 )
 from customers.normalise import normalise_email, normalise_phone
+from customers.privacy.consents import update_consents
 from inventory.models import Variant
 from stores.models import Store
 
@@ -156,6 +157,7 @@ def find_or_create_customer(
                             last_name=last_name,
                         )
                     return customer, False
+                consents = _consent_changes(preferences)
                 customer = Customer(
                     email=email,
                     phone=phone,
@@ -179,6 +181,8 @@ def find_or_create_customer(
                     summary="Customer record created",
                     actor=actor,
                 )
+                if consents:
+                    update_consents(actor=actor, customer=customer, changes=consents)
                 return customer, True
         except IntegrityError:
             # A concurrent request created the same person first: look again.
@@ -198,7 +202,18 @@ PROFILE_FIELDS = {
     "favourite_categories",
     "contact_channel",
     "marketing_consent",
+    "consents",
 }
+
+
+def _consent_changes(changes: dict) -> list[dict]:
+    """`consents` as given, and the older `marketing_consent` flag as marketing by e-mail."""
+    consents = list(changes.pop("consents", None) or [])
+    if "marketing_consent" in changes:
+        consents.append(
+            {"purpose": "marketing", "channel": "email", "given": changes.pop("marketing_consent")}
+        )
+    return consents
 
 
 @transaction.atomic
@@ -218,6 +233,8 @@ def update_customer_profile(*, actor: Actor, customer: Customer, **changes: Any)
                 )
         if not changes:
             return customer
+    if customer.erased_at:
+        raise AlreadyErased("This customer's personal data was erased.")
     if "email" in changes or "phone" in changes:
         email, phone = _normalised_identity(
             changes.get("email", customer.email), changes.get("phone", customer.phone)
@@ -231,27 +248,26 @@ def update_customer_profile(*, actor: Actor, customer: Customer, **changes: Any)
             raise CustomerConflict(
                 "Another customer already has this e-mail address or phone number."
             )
-    if (
-        "marketing_consent" in changes
-        and changes["marketing_consent"] != customer.marketing_consent
-    ):
-        customer.marketing_consent_at = timezone.now()
-        customer.marketing_consent_source = actor.channel
-    for field, value in changes.items():
-        setattr(customer, field, value)
-    if "contact_channel" in changes or "phone" in changes:
-        errors = sms_channel_errors(customer)
-        if errors:
-            raise InvalidCustomerData("This phone number cannot receive SMS.", errors=errors)
-    customer.full_clean()
-    name_actor(customer, actor).save()
-    record_timeline_event(
-        customer=customer,
-        kind=TimelineKind.PROFILE_CHANGED,
-        channel=actor.channel,
-        summary="Profile changed: " + ", ".join(sorted(changes)),
-        actor=actor,
-    )
+    consents = _consent_changes(changes)
+    if changes:
+        for field, value in changes.items():
+            setattr(customer, field, value)
+        if "contact_channel" in changes or "phone" in changes:
+            errors = sms_channel_errors(customer)
+            if errors:
+                raise InvalidCustomerData("This phone number cannot receive SMS.", errors=errors)
+        customer.full_clean()
+        name_actor(customer, actor).save()
+        record_timeline_event(
+            customer=customer,
+            kind=TimelineKind.PROFILE_CHANGED,
+            channel=actor.channel,
+            summary="Profile changed: " + ", ".join(sorted(changes)),
+            actor=actor,
+        )
+    if consents:
+        # After the contact data: a consent by e-mail goes to the address just given.
+        update_consents(actor=actor, customer=customer, changes=consents)
     return customer
 
 

@@ -1,9 +1,13 @@
 """Customer messages carried out by the outbox (each idempotent by its key)."""
 
+from django.conf import settings
+from django.urls import reverse
+
 from common import outbox
+from common.models import hash_key
 from common.notifications import send_email_once
 from common.sms import send_sms_once
-from customers.models import ContactChange, ContactField
+from customers.models import Consent, ContactChange, ContactField
 
 
 @outbox.handler("customers.send_contact_code")
@@ -22,4 +26,26 @@ def send_contact_code(change_id: int, code: str) -> bool:
         to=change.value,
         template="contact_code",
         context={"customer": change.customer, "code": code, "expires_at": change.expires_at},
+    )
+
+
+@outbox.handler("customers.send_consent_confirmation")
+def send_consent_confirmation(consent_id: int, token: str) -> bool:
+    """The double opt-in link goes to the address the consent is for; only its owner can open it."""
+    consent = Consent.objects.select_related("customer").filter(pk=consent_id).first()
+    if consent is None or consent.confirmed_at or consent.withdrawn_at:
+        return False
+    if consent.confirmation_token_hash != hash_key(token):
+        return False  # a newer link was sent meanwhile
+    url = settings.OMNIS_PUBLIC_URL + reverse("consent-confirm", kwargs={"token": token})
+    return send_email_once(
+        key=f"consent-confirmation:{consent.pk}:{consent.confirmation_token_hash[:16]}",
+        to=consent.confirmation_sent_to,
+        template="consent_confirmation",
+        context={
+            "customer": consent.customer,
+            "purpose": consent.get_purpose_display(),
+            "url": url,
+            "expires_at": consent.confirmation_expires_at,
+        },
     )

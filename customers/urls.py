@@ -1,6 +1,7 @@
 from django.urls import path
 
 from customers import api, discount_api
+from customers.privacy import api as privacy_api
 
 urlpatterns = [
     path("customers/", api.CustomerListCreateView.as_view(), name="customer-list"),
@@ -28,7 +29,21 @@ urlpatterns = [
         discount_api.DiscountCodeCheckView.as_view(),
         name="discount-code-check",
     ),
+    path(
+        "customers/<int:pk>/export/",
+        privacy_api.CustomerExportView.as_view(),
+        name="customer-export",
+    ),
+    path(
+        "customers/<int:pk>/erase/", privacy_api.CustomerEraseView.as_view(), name="customer-erase"
+    ),
+    path(
+        "consents/confirm/<str:token>/",
+        privacy_api.ConsentConfirmView.as_view(),
+        name="consent-confirm",
+    ),
     path("me/", api.MyProfileView.as_view(), name="me"),
+    path("me/export/", privacy_api.MyExportView.as_view(), name="me-export"),
     path("me/confirm/", api.MyContactConfirmView.as_view(), name="me-confirm"),
     path("me/wishlist/", api.MyWishlistView.as_view(), name="me-wishlist"),
     path("me/wishlist/<str:sku>/", api.MyWishlistItemView.as_view(), name="me-wishlist-item"),

@@ -6,7 +6,10 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from inventory.signals import transfer_arriving, transfer_received
-        from orders import tasks  # noqa: F401 - registers the outbox handlers for the messages
+        from orders import (
+            privacy,  # noqa: F401 - registers what erasing a customer does to orders
+            tasks,  # noqa: F401 - registers the outbox handlers for the messages
+        )
 
         transfer_arriving.connect(_lock_orders_of_transfer, dispatch_uid="orders-transfer-arriving")
         transfer_received.connect(

@@ -35,6 +35,8 @@ SERVICE_AGENT_PERMISSIONS = (
     "customers.add_customer",
     "customers.change_customer",
     "customers.merge_customer",
+    "customers.export_customer",
+    "customers.erase_customer",
 )
 MANAGER_PERMISSIONS = (
     *SERVICE_AGENT_PERMISSIONS,

@@ -237,6 +237,10 @@ OMNIS_SMS_QUIET_UNTIL = env.int("OMNIS_SMS_QUIET_UNTIL", default=9)
 # A new e-mail address or phone number of a customer login waits for the code sent to it.
 OMNIS_CONTACT_CODE_TTL = timedelta(minutes=env.int("OMNIS_CONTACT_CODE_TTL_MINUTES", default=30))
 OMNIS_CONTACT_CODE_ATTEMPTS = 5
+# Double opt-in: how long the link that confirms a consent to advertising by e-mail stays valid,
+# and the address in front of /api/v1/consents/confirm/<token>/ in that e-mail.
+OMNIS_CONSENT_CONFIRM_TTL = timedelta(days=env.int("OMNIS_CONSENT_CONFIRM_TTL_DAYS", default=7))
+OMNIS_PUBLIC_URL = env("OMNIS_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Wrong pickup codes for one order before its hand-over is locked until a manager unlocks it.
 OMNIS_PICKUP_CODE_ATTEMPTS = env.int("OMNIS_PICKUP_CODE_ATTEMPTS", default=5)
 # What one customer may hold at once: active reservations, and units of one item in one of them.

@@ -350,11 +350,11 @@ def test_editing_a_customer_goes_through_the_service_and_lands_on_the_timeline(a
             "sizes": '{"shirts": "M"}',
             "favourite_categories": "[]",
             "phone": "030 7654321",
-            "marketing_consent": "on",
+            "marketing_consent": "on",  # read-only: consents are given by the customer
             "preferred_store": world["store"].pk,
         }
     )
-    for prefix in ("notes", "wishlist", "store_credit", "timeline"):
+    for prefix in ("consents", "notes", "wishlist", "store_credit", "timeline"):
         data[f"{prefix}-TOTAL_FORMS"] = data[f"{prefix}-INITIAL_FORMS"] = "0"
 
     response = admin_client.post(url(Customer, "change", customer.pk), data)
@@ -365,7 +365,7 @@ def test_editing_a_customer_goes_through_the_service_and_lands_on_the_timeline(a
     customer.refresh_from_db()
     assert customer.phone == "+49307654321"
     assert customer.sizes == {"shirts": "M"}
-    assert customer.marketing_consent and customer.marketing_consent_source == Channel.STORE
+    assert not customer.marketing_consent and not customer.consents.exists()
     event = customer.timeline.filter(kind="profile_changed").order_by("-id").first()
     assert "phone" in event.summary and event.actor_user.username == "admin"
 
@@ -381,7 +381,7 @@ def test_adding_a_known_person_as_customer_creates_no_duplicate(admin_client, wo
         "favourite_categories": "[]",
         "contact_channel": "email",
     }
-    for prefix in ("notes", "wishlist", "store_credit", "timeline"):
+    for prefix in ("consents", "notes", "wishlist", "store_credit", "timeline"):
         data[f"{prefix}-TOTAL_FORMS"] = data[f"{prefix}-INITIAL_FORMS"] = "0"
 
     response = admin_client.post(url(Customer, "add"), data)

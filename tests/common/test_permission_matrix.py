@@ -14,7 +14,14 @@ from rest_framework.test import APIClient
 from common.access import ANY_STAFF, caller_kind, rule_for
 from common.actor import Actor, ClientPrincipal
 from common.auth import issue_user_token
-from common.models import ApiClient, Channel, WebhookDelivery, WebhookSubscription
+from common.models import (
+    ApiClient,
+    Channel,
+    OutboxMessage,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from customers.privacy.consents import CONFIRM_TOPIC, update_consents
 from customers.services import add_to_wishlist
 from inventory.models import Transfer, TransferLine
 from inventory.services.transfers import create_transfer
@@ -110,6 +117,13 @@ def world(db):
         actor=Actor(), from_store=here, to_store=elsewhere, lines=[(variant, 1)]
     )
 
+    update_consents(
+        actor=Actor(channel=Channel.WEB),
+        customer=customer,
+        changes=[{"purpose": "marketing", "channel": "email", "given": True}],
+    )
+    consent_token = OutboxMessage.objects.filter(topic=CONFIRM_TOPIC).latest("pk").payload["token"]
+
     web_client, web_key = api_client_with_key("webshop", Channel.WEB)
     subscription = WebhookSubscription.objects.create(
         client=web_client, url="http://127.0.0.1:9/hook", events=["order.created"], secret="s"
@@ -145,6 +159,7 @@ def world(db):
         "pickups/<str:number>/": {"number": order.number},
         "returns/order/<str:number>/": {"number": purchase.number},
         "discount-codes/<str:code>/": {"code": code.code},
+        "consents/confirm/<str:token>/": {"token": consent_token},
     }
     return World(callers=callers, users=users, kwargs=kwargs)
 

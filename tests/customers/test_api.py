@@ -179,7 +179,9 @@ class TestProfileAndWishlist:
         )
         assert response.status_code == 200
         assert response.json()["sizes"] == {"shirts": "M"}
-        assert response.json()["marketing_consent_at"]
+        # Marketing by e-mail counts once the link sent to the address is opened (double opt-in).
+        assert response.json()["marketing_consent"] is False
+        assert response.json()["consents"][0]["status"] == "awaiting_confirmation"
         assert customer_api.get("/api/v1/me/").json()["id"] == customer_api.customer.pk
 
     def test_shared_list_staff_addition_shows_the_staff_name(self, customer_api, staff, store):
