@@ -219,6 +219,8 @@ def _consent_changes(changes: dict) -> list[dict]:
 @transaction.atomic
 def update_customer_profile(*, actor: Actor, customer: Customer, **changes: Any) -> Customer:
     """Change contact data and preferences; consent changes record when and where they were given."""
+    if customer.erased_at:
+        raise AlreadyErased("This customer's personal data was erased.")
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
         raise InvalidCustomerData(
@@ -233,8 +235,6 @@ def update_customer_profile(*, actor: Actor, customer: Customer, **changes: Any)
                 )
         if not changes:
             return customer
-    if customer.erased_at:
-        raise AlreadyErased("This customer's personal data was erased.")
     if "email" in changes or "phone" in changes:
         email, phone = _normalised_identity(
             changes.get("email", customer.email), changes.get("phone", customer.phone)

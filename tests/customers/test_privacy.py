@@ -422,6 +422,15 @@ class TestErase:
         person.refresh_from_db()
         assert person.erased_at == erased_at
         assert list(TimelineEvent.objects.filter(customer=person).values()) == before
+        # Nothing comes back through the profile either.
+        assert (
+            agent.patch(
+                f"/api/v1/customers/{person.pk}/", {"first_name": FIRST}, format="json"
+            ).status_code
+            == 409
+        )
+        person.refresh_from_db()
+        assert person.first_name == ""
         # An erased customer has nothing left to export.
         assert agent.get(f"/api/v1/customers/{person.pk}/export/").json()["code"] == (
             "already_erased"
