@@ -295,6 +295,8 @@ SPECTACULAR_SETTINGS = {
         "NewOrderFulfilmentEnum": ["pickup", "delivery"],
         "PaymentStatusEnum": "orders.models.orders.PaymentStatus",
         "NewOrderPaymentStatusEnum": ["paid", "pay_at_pickup"],
+        "ConsentChannelEnum": "customers.models.ConsentChannel",
+        "ConsentPurposeEnum": "customers.models.ConsentPurpose",
     },
 }
 
