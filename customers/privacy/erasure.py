@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from common.actor import Actor
 from common.history import name_actor
-from common.models import IdempotencyKey, SentNotification, UserToken
+from common.models import IdempotencyKey, LoginEvent, SentNotification, UserToken
 from customers.exceptions import AlreadyErased, CustomerConflict
 from customers.models import (
     Consent,
@@ -104,8 +104,7 @@ def erase_customer(*, actor: Actor, customer: Customer) -> Customer:
                     policy(customer=person, actor=actor)
             _close_login(person, now=now)
             _anonymise(person, now=now)
-            # The change history repeats the personal data: it keeps one row, the erasure (who).
-            Customer.history.filter(id=person.pk).delete()
+            # The change history (emptied by its policy) keeps one row: the erasure, and who.
             name_actor(person, actor).save(update_fields=["updated_at"])
         record_timeline_event(
             customer=customer,
@@ -174,7 +173,7 @@ def _close_login(person: Customer, *, now) -> None:
 def _forget_elsewhere(people: list[Customer], addresses: set[str], logins: list) -> None:
     """Outside the customer's own rows the person shows up in the record of sent messages, in
     stored answers to idempotent requests (kept for OMNIS_IDEMPOTENCY_TTL), in the login
-    throttle's attempts and in the admin's change log."""
+    throttle's attempts, in login events and in the admin's change log."""
     names = {
         value
         for person in people
@@ -201,6 +200,10 @@ def _forget_elsewhere(people: list[Customer], addresses: set[str], logins: list)
     for model in throttle_models:
         if any(field.name == "username" for field in model._meta.concrete_fields):
             model._base_manager.filter(username__in=usernames).delete()
+    # Login events stay as the security trail, without who typed what from where.
+    LoginEvent.objects.filter(Q(user__in=logins) | Q(username__in=usernames)).update(
+        username="", ip=None, user_agent=""
+    )
     customer_type = ContentType.objects.get_for_model(Customer)
     for person in people:
         LogEntry.objects.filter(content_type=customer_type, object_id=str(person.pk)).update(
@@ -246,6 +249,12 @@ def _erase_consents(*, customer: Customer, actor: Actor) -> None:
     Consent.objects.filter(customer=customer).update(
         confirmation_token_hash="", confirmation_sent_to=""
     )
+
+
+@register(Customer.history.model._meta.label_lower)
+def _erase_change_history(*, customer: Customer, actor: Actor) -> None:
+    # Every earlier version of the row repeats the personal data.
+    Customer.history.filter(id=customer.pk).delete()
 
 
 @register("customers.customer")

@@ -12,6 +12,7 @@ import decimal
 import uuid
 
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from common.actor import Actor
@@ -78,7 +79,10 @@ def _records(customer: Customer) -> dict[str, list[dict]]:
     for relation in customer_relations():
         model = relation.related_model
         key = model._meta.label_lower
-        queryset = model._base_manager.filter(**{relation.field.name: customer}).order_by("pk")
+        link = Q(**{relation.field.name: customer})
+        if model is Customer.history.model:
+            link |= Q(id=customer.pk)  # the customer's own earlier versions, not only its aliases'
+        queryset = model._base_manager.filter(link).order_by("pk")
         if model is not Customer:
             accessors = [
                 rel.get_accessor_name()
