@@ -15,6 +15,7 @@ from common.access import ANY_STAFF, caller_kind, rule_for
 from common.actor import Actor, ClientPrincipal
 from common.auth import issue_user_token
 from common.models import ApiClient, Channel, WebhookDelivery, WebhookSubscription
+from customers.models import Segment
 from customers.services import add_to_wishlist
 from inventory.models import Transfer, TransferLine
 from inventory.services.transfers import create_transfer
@@ -110,6 +111,10 @@ def world(db):
         actor=Actor(), from_store=here, to_store=elsewhere, lines=[(variant, 1)]
     )
 
+    segment = Segment.objects.create(
+        name="Berlin", rules=[{"rule": "preferred_store", "store": here.code}]
+    )
+
     web_client, web_key = api_client_with_key("webshop", Channel.WEB)
     subscription = WebhookSubscription.objects.create(
         client=web_client, url="http://127.0.0.1:9/hook", events=["order.created"], secret="s"
@@ -145,6 +150,7 @@ def world(db):
         "pickups/<str:number>/": {"number": order.number},
         "returns/order/<str:number>/": {"number": purchase.number},
         "discount-codes/<str:code>/": {"code": code.code},
+        "segments/<int:pk>/": {"pk": segment.pk},
     }
     return World(callers=callers, users=users, kwargs=kwargs)
 
