@@ -131,7 +131,7 @@ class StockCounter:
 
 
 def _bought(candidates: list[Candidate]) -> set[tuple[int, int, bool]]:
-    """(customer, variant or product, any_variant) pairs bought at or after the candidate's
+    """Keys (customer, variant, any_variant) of the candidates bought at or after their
     `since` (orders not cancelled). One query."""
     if not candidates:
         return set()
@@ -145,14 +145,16 @@ def _bought(candidates: list[Candidate]) -> set[tuple[int, int, bool]]:
         .exclude(order__status=OrderStatus.CANCELLED)
         .values_list("order__customer_id", "variant_id", "variant__product_id", "order__created_at")
     )
-    lines = list(lines)
+    by_customer: dict[int, list[tuple[int, int, datetime]]] = {}
+    for customer_id, variant_id, product_id, at in lines:
+        by_customer.setdefault(customer_id, []).append((variant_id, product_id, at))
     bought = set()
     for c in candidates:
-        for customer_id, variant_id, product_id, at in lines:
+        for variant_id, product_id, at in by_customer.get(c.customer.pk, ()):
             same = (
                 product_id == c.variant.product_id if c.any_variant else variant_id == c.variant.pk
             )
-            if customer_id == c.customer.pk and same and at >= c.since:
+            if same and at >= c.since:
                 bought.add((c.customer.pk, c.variant.pk, c.any_variant))
     return bought
 

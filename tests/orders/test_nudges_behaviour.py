@@ -180,3 +180,18 @@ def test_monday_to_sunday_is_one_week():
     assert nudge_week(datetime(2026, 11, 30, 0, 1, tzinfo=berlin)) == "2026-W49"
     assert nudge_week(datetime(2026, 12, 6, 23, 59, tzinfo=berlin)) == "2026-W49"
     assert nudge_week(datetime(2026, 12, 7, 0, 0, tzinfo=berlin)) == "2026-W50"
+
+
+def test_nudge_segment_command(store):
+    from django.core.management import CommandError, call_command
+
+    m, _ = jacket(store, on_hand=2)
+    viewer(store)
+    Segment.objects.create(name="Berlin", rules=[{"rule": "preferred_store", "store": store.code}])
+    with committed():
+        call_command("nudge_segment", "Berlin", m.sku)
+    assert len(mail.outbox) == 1
+    with pytest.raises(CommandError):
+        call_command("nudge_segment", "Nowhere", m.sku)
+    with pytest.raises(CommandError):
+        call_command("nudge_segment", "Berlin", "NO-SUCH-SKU")
