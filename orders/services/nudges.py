@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
 from common import outbox
@@ -86,9 +86,9 @@ def _viewed_again(*, now: datetime, days: int) -> list[Candidate]:
         .filter(product_id__isnull=False)
     )
     pairs = {
-        (row["customer_id"], row["product_id"]): row["first"]
+        (row["customer_id"], row["product_id"])
         for row in views.values("customer_id", "product_id")
-        .annotate(views=Count("id"), first=Min("at"))
+        .annotate(views=Count("id"))
         .filter(views__gte=VIEWS_NEEDED)
     }
     if not pairs:
