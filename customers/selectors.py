@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from customers.messaging import channels
 from customers.models import Customer, TimelineEvent, TimelineKind, WishlistItem
 from customers.normalise import normalise_email, normalise_phone
 from inventory.models import Variant
@@ -57,8 +58,6 @@ def may_send_marketing(customer: Customer) -> bool:
     A merged alias, a customer who wants no contact or has no address we can use (e-mail or a
     mobile number, customers.messaging) gets none.
     """
-    from customers.messaging import channels
-
     return bool(
         customer.marketing_consent and customer.merged_into_id is None and channels(customer)
     )

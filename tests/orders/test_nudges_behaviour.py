@@ -195,3 +195,20 @@ def test_nudge_segment_command(store):
         call_command("nudge_segment", "Nowhere", m.sku)
     with pytest.raises(CommandError):
         call_command("nudge_segment", "Berlin", "NO-SUCH-SKU")
+
+
+def test_by_sms_for_a_customer_who_chose_it(store, monkeypatch):
+    from common import sms
+
+    warehouse = WarehouseFactory()
+    m, _ = jacket(store)
+    stocked(m, warehouse, 1)
+    noon = datetime(2026, 12, 4, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    monkeypatch.setattr(timezone, "now", lambda: noon)
+    ben = viewer(None, email=None, phone="+4915112345678", contact_channel="sms")
+    view(ben, m, days_ago=2)
+    view(ben, m, days_ago=1)
+    assert nudges() == 1
+    assert mail.outbox == []
+    [text] = [message["text"] for message in sms.outbox]
+    assert text.startswith("Omnis: only one left of") and "you looked at online" in text
