@@ -178,7 +178,9 @@ class ServiceNoteOutput(serializers.ModelSerializer):
 
 
 class TouchpointInput(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[TimelineKind.PRODUCT_VIEW, TimelineKind.TOUCHPOINT])
+    kind = serializers.ChoiceField(
+        choices=[TimelineKind.PRODUCT_VIEW, TimelineKind.TOUCHPOINT, TimelineKind.SIZE_FILTER]
+    )
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     sku = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
     at = serializers.DateTimeField(required=False)
@@ -419,6 +421,53 @@ class CustomerTimelineView(ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return TimelineEvent.objects.none()
         return selectors.customer_timeline(_customer_or_404(self.kwargs["pk"]))
+
+
+class RecentlyViewedOutput(serializers.Serializer):
+    sku = serializers.CharField(help_text="The variant viewed last of this product.")
+    name = serializers.CharField()
+    category = serializers.CharField(help_text="Category slug.")
+    at = serializers.DateTimeField()
+
+
+RECENT_DOC = extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "limit", OpenApiTypes.INT, description=f"At most {selectors.RECENT_MAX} (default 20)."
+        )
+    ],
+    responses=RecentlyViewedOutput(many=True),
+    summary="Recently viewed products, newest first, one entry per product (continue shopping)",
+)
+
+
+def _recent_limit(request) -> int:
+    try:
+        limit = int(request.query_params.get("limit", 20))
+    except ValueError:
+        raise ValidationError({"limit": ["A whole number."]}) from None
+    if not 1 <= limit <= selectors.RECENT_MAX:
+        raise ValidationError({"limit": [f"From 1 to {selectors.RECENT_MAX}."]})
+    return limit
+
+
+class CustomerRecentView(APIView):
+    access = {"GET": Rule(clients=True, staff=ANY_STAFF)}
+
+    @RECENT_DOC
+    def get(self, request, pk: int):
+        customer = _customer_or_404(pk)
+        rows = selectors.recently_viewed(customer, limit=_recent_limit(request))
+        return Response(RecentlyViewedOutput(rows, many=True).data)
+
+
+class MyRecentView(APIView):
+    access = {"GET": OWN}
+
+    @RECENT_DOC
+    def get(self, request):
+        rows = selectors.recently_viewed(customer_of(request.user), limit=_recent_limit(request))
+        return Response(RecentlyViewedOutput(rows, many=True).data)
 
 
 class WishlistMixin:

@@ -7,6 +7,7 @@ from django.db import models
 from common.history import audited
 from common.models import ApiClient, Channel, TimeStampedModel
 from customers.normalise import normalise_email, normalise_phone
+from customers.segment_rules import validate_rules
 from inventory.models import Variant
 from stores.models import Store
 
@@ -144,6 +145,7 @@ class TimelineKind(models.TextChoices):
     CONSENT = "consent", "Consent given or withdrawn"
     DATA_EXPORTED = "data_exported", "Personal data exported"
     DATA_ERASED = "data_erased", "Personal data erased"
+    SIZE_FILTER = "size_filter", "Filtered by size"
 
 
 class TimelineEvent(models.Model):
@@ -452,3 +454,71 @@ class Consent(models.Model):
         return self.withdrawn_at is None and (
             self.confirmed_at is not None or not self.needs_confirmation
         )
+
+
+class NudgeReason(models.TextChoices):
+    VIEWED_AGAIN = "viewed_again", "Viewed again, not bought"
+    LISTED = "listed", "On the list"
+    SEGMENT = "segment", "Sent to a segment"
+
+
+class Nudge(models.Model):
+    """One "only a few left" message to a customer about a variant. The unique constraint is the
+    "at most one per item and week" rule: a sweep claims the row (insert, conflict → nothing) and
+    only the run whose insert went in queues the message, however many runs overlap."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="nudges")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+")
+    week = models.CharField(max_length=8, help_text="ISO week, e.g. 2026-W49")
+    reason = models.CharField(max_length=20, choices=NudgeReason.choices)
+    store = models.ForeignKey(
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Where the stock was counted; empty: online (the warehouses).",
+    )
+    available = models.PositiveIntegerField(default=0)
+    segment = models.ForeignKey(
+        "Segment", null=True, blank=True, on_delete=models.SET_NULL, related_name="nudges"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "variant", "week"], name="nudge_once_per_variant_and_week"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.variant_id} {self.week} ({self.reason})"
+
+
+class Segment(TimeStampedModel):
+    """Saved rules for an audience ("bought in the store and online in the last 90 days"): a list
+    of conditions, all of which a customer meets (customers.segment_rules describes the format)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.CharField(max_length=500, blank=True)
+    rules = models.JSONField(
+        default=list,
+        help_text='All must hold, e.g. [{"rule": "bought_in_channel", "channels": ["store", '
+        '"web"], "days": 90}, {"rule": "size", "category": "shirts", "size": "M"}]',
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = validate_rules(self.rules)
+        if errors:
+            raise ValidationError({"rules": errors})

@@ -1,10 +1,14 @@
 """Reads about customers: the phone desk's look-up and the single customer view."""
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from customers.models import Consent, Customer, TimelineEvent, WishlistItem
+from customers.messaging import channels
+from customers.models import Consent, Customer, TimelineEvent, TimelineKind, WishlistItem
 from customers.normalise import normalise_email, normalise_phone
+from inventory.models import Variant
+
+RECENT_MAX = 50
 
 
 def find_customers(
@@ -59,21 +63,55 @@ def wishlist_of(customer: Customer) -> QuerySet[WishlistItem]:
     )
 
 
+def may_send_marketing(customer: Customer) -> bool:
+    """May we send this customer a marketing message (a nudge)? The one place that decides, so
+    that per-purpose consents replace the single flag here and nowhere else.
+
+    A merged alias, a customer who wants no contact or has no address we can use (e-mail or a
+    mobile number, customers.messaging) gets none.
+    """
+    return bool(
+        customer.marketing_consent and customer.merged_into_id is None and channels(customer)
+    )
+
+
 def wishlist_items_for_nudges(*, since) -> QuerySet[WishlistItem]:
-    """List items added since `since` by customers who agreed to marketing, may be contacted
-    (by e-mail or SMS, customers.messaging) and have a preferred store: the candidates for an
-    "only a few left" message."""
+    """List items added since `since`: candidates for an "only a few left" message (whether the
+    customer may get one is may_send_marketing's question)."""
     return (
-        WishlistItem.objects.filter(
-            created_at__gte=since,
-            customer__merged_into__isnull=True,
-            customer__marketing_consent=True,
-            customer__preferred_store__isnull=False,
-        )
-        .exclude(customer__contact_channel="none")
+        WishlistItem.objects.filter(created_at__gte=since, customer__merged_into__isnull=True)
         .select_related("customer__preferred_store", "variant__product")
         .order_by("pk")
     )
+
+
+def recently_viewed(customer: Customer, *, limit: int = 20) -> list[dict]:
+    """Products the customer looked at, newest first, one entry per product (the variant seen
+    last): {"sku", "name", "category", "at"} for the webshop's "continue shopping"."""
+    variant = Variant.objects.filter(sku=OuterRef("sku"))
+    views = (
+        TimelineEvent.objects.filter(customer=customer, kind=TimelineKind.PRODUCT_VIEW)
+        .exclude(sku="")
+        .annotate(
+            product_id=Subquery(variant.values("product_id")[:1]),
+            name=Subquery(variant.values("product__name")[:1]),
+            category=Subquery(variant.values("product__category__slug")[:1]),
+        )
+        .filter(product_id__isnull=False)
+        .order_by("-at", "-id")
+        .values("sku", "name", "category", "at", "product_id")
+    )
+    seen: set[int] = set()
+    result = []
+    # Read in pages: a customer who viewed one product a hundred times still gets `limit` products.
+    for row in views.iterator(chunk_size=200):
+        if row["product_id"] in seen:
+            continue
+        seen.add(row["product_id"])
+        result.append({key: row[key] for key in ("sku", "name", "category", "at")})
+        if len(result) == limit:
+            break
+    return result
 
 
 def has_timeline_event(*, customer: Customer, subject_type: str, subject_id: str) -> bool:

@@ -325,12 +325,26 @@ def record_touchpoint(
     `campaign` tags where the visit came from (a QR poster in a store), so that the campaign can
     be followed to the sale (orders.selectors.campaigns.campaign_funnel).
     """
-    allowed = {TimelineKind.PRODUCT_VIEW, TimelineKind.TOUCHPOINT}
+    allowed = {TimelineKind.PRODUCT_VIEW, TimelineKind.TOUCHPOINT, TimelineKind.SIZE_FILTER}
     if kind not in allowed:
         raise InvalidCustomerData(
             "Invalid touchpoint.", errors={"kind": [f"Use one of: {', '.join(sorted(allowed))}."]}
         )
     summary = "Touchpoint"
+    if kind == TimelineKind.SIZE_FILTER:
+        # The webshop's size filter teaches us a size: {"category": "shirts", "size": "M"}.
+        data = data or {}
+        missing = [
+            key
+            for key in ("category", "size")
+            if not isinstance(data.get(key), str) or not data[key].strip()
+        ]
+        if missing:
+            raise InvalidCustomerData(
+                "Invalid touchpoint.",
+                errors={"data": [f"A size filter needs {' and '.join(missing)} in data."]},
+            )
+        summary = f"Filtered {data['category']} by size {data['size']}"
     if sku:
         variant = Variant.objects.select_related("product").filter(sku=sku).first()
         if variant is None:

@@ -18,6 +18,7 @@ urlpatterns = [
     path(
         "customers/<int:pk>/wishlist/", api.CustomerWishlistView.as_view(), name="customer-wishlist"
     ),
+    path("customers/<int:pk>/recent/", api.CustomerRecentView.as_view(), name="customer-recent"),
     path("customers/<int:pk>/merge/", api.CustomerMergeView.as_view(), name="customer-merge"),
     path(
         "staff/discount-codes/",
@@ -44,6 +45,7 @@ urlpatterns = [
     ),
     path("me/", api.MyProfileView.as_view(), name="me"),
     path("me/export/", privacy_api.MyExportView.as_view(), name="me-export"),
+    path("me/recent/", api.MyRecentView.as_view(), name="me-recent"),
     path("me/confirm/", api.MyContactConfirmView.as_view(), name="me-confirm"),
     path("me/wishlist/", api.MyWishlistView.as_view(), name="me-wishlist"),
     path("me/wishlist/<str:sku>/", api.MyWishlistItemView.as_view(), name="me-wishlist-item"),

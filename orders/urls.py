@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders.api import orders, reservations, returns, sizes
+from orders.api import orders, reservations, returns, segments, sizes
 
 urlpatterns = [
     *orders.urlpatterns,
@@ -8,4 +8,10 @@ urlpatterns = [
     *returns.urlpatterns,
     path("customers/<int:pk>/sizes/", sizes.CustomerSizesView.as_view(), name="customer-sizes"),
     path("me/sizes/", sizes.MySizesView.as_view(), name="me-sizes"),
+    path("segments/<int:pk>/", segments.SegmentDetailView.as_view(), name="segment-detail"),
+    path(
+        "segments/<int:pk>/members.csv",
+        segments.SegmentMembersCsvView.as_view(),
+        name="segment-members-csv",
+    ),
 ]

@@ -58,6 +58,9 @@ MANAGER_PERMISSIONS = (
     "stores.change_storemembership",
     "stores.delete_storemembership",
     "common.view_apiclient",
+    "customers.add_segment",
+    "customers.change_segment",
+    "customers.delete_segment",
 )
 ROLE_PERMISSIONS = {
     StaffRole.STORE_STAFF: STORE_STAFF_PERMISSIONS,

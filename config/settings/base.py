@@ -1,6 +1,6 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import environ
@@ -244,6 +244,12 @@ OMNIS_PUBLIC_URL = env("OMNIS_PUBLIC_URL", default="http://127.0.0.1:8000").rstr
 # Wrong pickup codes for one order before its hand-over is locked until a manager unlocks it.
 OMNIS_PICKUP_CODE_ATTEMPTS = env.int("OMNIS_PICKUP_CODE_ATTEMPTS", default=5)
 # What one customer may hold at once: active reservations, and units of one item in one of them.
+# Nudges ("only one left"): sent at this local time (HH:MM, the customer's store's time zone) on
+# these days (crontab day_of_week, e.g. "sat" for a weekend nudge), when at most
+# OMNIS_NUDGE_LOW_STOCK units are left.
+OMNIS_NUDGE_LOCAL_TIME = time.fromisoformat(env("OMNIS_NUDGE_LOCAL_TIME", default="09:30"))
+OMNIS_NUDGE_DAYS = env("OMNIS_NUDGE_DAYS", default="*")
+OMNIS_NUDGE_LOW_STOCK = env.int("OMNIS_NUDGE_LOW_STOCK", default=1)
 OMNIS_RESERVATION_MAX_ACTIVE = env.int("OMNIS_RESERVATION_MAX_ACTIVE", default=5)
 OMNIS_RESERVATION_MAX_UNITS_PER_LINE = env.int("OMNIS_RESERVATION_MAX_UNITS_PER_LINE", default=10)
 if env("EMAIL_URL", default=""):
@@ -337,10 +343,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.orders.expire_uncollected_orders",
         "schedule": crontab(minute="*/15"),
     },
-    # Journey 5: Saturday morning, "only one left in your size" for listed items.
-    "send-weekend-nudges": {
-        "task": "orders.tasks.nudges.send_weekend_nudges",
-        "schedule": crontab(day_of_week="sat", hour=9, minute=30),
+    # "Only one left" for listed and twice-viewed items: hourly at the minute of
+    # OMNIS_NUDGE_LOCAL_TIME, each customer at that hour of their store's time zone.
+    "send-nudges": {
+        "task": "orders.tasks.nudges.send_nudges_task",
+        "schedule": crontab(minute=OMNIS_NUDGE_LOCAL_TIME.minute, day_of_week=OMNIS_NUDGE_DAYS),
     },
     "flag-overdue-refunds": {
         "task": "orders.tasks.refunds.flag_overdue_refunds",

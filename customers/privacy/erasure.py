@@ -32,6 +32,7 @@ from customers.models import (
     ContactChannel,
     Customer,
     DiscountCode,
+    Nudge,
     PossibleDuplicate,
     ServiceNote,
     StoreCreditEntry,
@@ -228,6 +229,12 @@ def _erase_notes(*, customer: Customer, actor: Actor) -> None:
 @register("customers.wishlistitem")
 def _erase_wishlist(*, customer: Customer, actor: Actor) -> None:
     WishlistItem.objects.filter(customer=customer).delete()
+
+
+@register("customers.nudge")
+def _erase_nudges(*, customer: Customer, actor: Actor) -> None:
+    # What the customer looked at and was told about: behaviour, not accounting.
+    Nudge.objects.filter(customer=customer).delete()
 
 
 @register("customers.contactchange")

@@ -1,1 +1,8 @@
-from orders.admin import discounts, orders, refunds, reservations, returns  # noqa: F401 - registers the admin classes
+from orders.admin import (  # noqa: F401 - registers the admin classes
+    discounts,
+    orders,
+    refunds,
+    reservations,
+    returns,
+    segments,
+)

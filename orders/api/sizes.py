@@ -15,7 +15,9 @@ SIZES_DOC = extend_schema(
     responses={
         200: OpenApiResponse(
             OpenApiTypes.OBJECT,
-            description="Category slug → {size, source: profile | purchases, units bought and kept}.",
+            description=(
+                "Category slug → {size, source: profile | purchases | views, units bought and kept}."
+            ),
             examples=[
                 OpenApiExample(
                     "Shirts in M",
@@ -24,7 +26,10 @@ SIZES_DOC = extend_schema(
             ],
         )
     },
-    summary="Usual size per category: the one given in the profile, else the one bought most",
+    summary=(
+        "Usual size per category: the one given in the profile, else the one bought most, "
+        "else the one looked at most"
+    ),
 )
 
 

@@ -27,7 +27,7 @@ from common.models import (
     WebhookAttempt,
     hash_key,
 )
-from customers.models import Customer, PossibleDuplicate, TimelineEvent
+from customers.models import Customer, Nudge, PossibleDuplicate, Segment, TimelineEvent
 from customers.services import (
     add_service_note,
     add_store_credit_entry,
@@ -97,6 +97,12 @@ def world(db):
         set_safety_stock(actor=agent, store=warehouse, variant=variant, quantity=safety)
     LoginEvent.objects.create(kind="login", username="berlin", user=staff, ip="192.0.2.10")
     discount_code(store, customer=customer, campaign="qr-berlin")
+    segment = Segment.objects.create(
+        name="Berlin", rules=[{"rule": "preferred_store", "store": store.code}]
+    )
+    Nudge.objects.create(
+        customer=customer, variant=variant, week="2026-W49", reason="listed", segment=segment
+    )
     return {"store": store, "variant": variant, "customer": customer, "staff": staff}
 
 

@@ -21,6 +21,7 @@ from common.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from customers.models import Segment
 from customers.privacy.consents import CONFIRM_TOPIC, update_consents
 from customers.services import add_to_wishlist
 from inventory.models import Transfer, TransferLine
@@ -123,6 +124,9 @@ def world(db):
         changes=[{"purpose": "marketing", "channel": "email", "given": True}],
     )
     consent_token = OutboxMessage.objects.filter(topic=CONFIRM_TOPIC).latest("pk").payload["token"]
+    segment = Segment.objects.create(
+        name="Berlin", rules=[{"rule": "preferred_store", "store": here.code}]
+    )
 
     web_client, web_key = api_client_with_key("webshop", Channel.WEB)
     subscription = WebhookSubscription.objects.create(
@@ -160,6 +164,7 @@ def world(db):
         "returns/order/<str:number>/": {"number": purchase.number},
         "discount-codes/<str:code>/": {"code": code.code},
         "consents/confirm/<str:token>/": {"token": consent_token},
+        "segments/<int:pk>/": {"pk": segment.pk},
     }
     return World(callers=callers, users=users, kwargs=kwargs)
 

@@ -260,6 +260,7 @@ class TestOneSms:
             "reservation_released",
             "return_received",
             "wishlist_low_stock",
+            "nudge",
         ],
     )
     def test_every_message_has_an_sms_text(self, template, store):
@@ -277,6 +278,8 @@ class TestOneSms:
                 "reservation": None,
                 "variant": None,
                 "available": 1,
+                "low": True,
+                "reason": "viewed_again",
                 "expires_at_local": timezone.now(),
             },
         )
@@ -294,7 +297,7 @@ class TestQuietHours:
         add_to_wishlist(actor=Actor(channel=Channel.APP), customer=anna, variant=shoes)
         with committed():
             assert send_low_stock_nudges() == 1
-        return OutboxMessage.objects.get(topic="orders.send_low_stock_nudge")
+        return OutboxMessage.objects.get(topic="orders.send_nudge")
 
     def test_a_marketing_sms_at_night_waits_until_nine_local_time(self, store, monkeypatch):
         self.at(monkeypatch, datetime(2026, 12, 4, 21, 30, tzinfo=BERLIN))

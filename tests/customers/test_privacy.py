@@ -22,7 +22,15 @@ from django.utils import timezone
 from common.actor import Actor
 from common.models import Channel, SentNotification, UserToken
 from customers.discounts import issue_discount_code
-from customers.models import Consent, Customer, TimelineEvent, TimelineKind, WishlistItem
+from customers.models import (
+    Consent,
+    Customer,
+    Nudge,
+    NudgeReason,
+    TimelineEvent,
+    TimelineKind,
+    WishlistItem,
+)
 from customers.privacy.consents import has_consent, update_consents
 from customers.privacy.erasure import erase_customer, policies
 from customers.privacy.export import customer_export
@@ -205,6 +213,9 @@ def rich_customer(store):
         add_store_credit_entry(customer=customer, amount=Decimal("5.00"), reason="goodwill")
         update_customer_profile(actor=actor, customer=customer, email="neue.adresse@example.de")
         find_or_create_customer(actor=actor, email=customer.email, phone="030 4445556")
+        Nudge.objects.create(
+            customer=customer, variant=variant, week="2026-W49", reason=NudgeReason.LISTED
+        )
     return customer
 
 

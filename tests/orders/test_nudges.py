@@ -40,7 +40,7 @@ def test_last_pair_in_her_store_sends_one_message_a_week(store):
     assert message.to == [anna.email]
     assert message.subject.startswith("Only one left")
     assert shoes.sku in message.body and store.name in message.body
-    event = TimelineEvent.objects.get(customer=anna, subject_type="wishlist_nudge")
+    event = TimelineEvent.objects.get(customer=anna, subject_type="nudge")
     assert event.store == store and event.sku == shoes.sku
 
     # The sweep runs again (a retry, a second beat): nothing new this week.

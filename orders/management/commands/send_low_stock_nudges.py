@@ -4,7 +4,10 @@ from orders.services.nudges import send_low_stock_nudges
 
 
 class Command(BaseCommand):
-    help = "The weekend nudge, once now: tell customers when a listed item is nearly gone in their store."
+    help = (
+        "The nudge sweep, once now: tell customers when a listed or twice-viewed item is nearly "
+        "gone where they shop (their store, or online)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(

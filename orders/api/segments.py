@@ -1,0 +1,51 @@
+"""Segments for managers: the rules with today's member count, and the members as CSV."""
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.access import Rule
+from customers.models import Segment
+from orders.selectors.segments import members_csv, segment_members
+
+SEGMENTS = Rule(staff="customers.change_segment")
+
+
+class SegmentOutput(serializers.ModelSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "description", "rules", "members", "updated_at"]
+
+    def get_members(self, segment) -> int:
+        return segment_members(segment).count()
+
+
+class SegmentDetailView(APIView):
+    access = {"GET": SEGMENTS}
+
+    @extend_schema(responses=SegmentOutput, summary="A segment's rules and how many match today")
+    def get(self, request, pk: int):
+        return Response(SegmentOutput(get_object_or_404(Segment, pk=pk)).data)
+
+
+class SegmentMembersCsvView(APIView):
+    access = {"GET": SEGMENTS}
+
+    @extend_schema(
+        responses={200: OpenApiResponse(OpenApiTypes.STR, description="text/csv")},
+        summary="The segment's members as CSV (id, names, e-mail, phone, store, channel)",
+    )
+    def get(self, request, pk: int):
+        segment = get_object_or_404(Segment, pk=pk)
+        response = HttpResponse(members_csv(segment), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{slugify(segment.name) or "segment"}-members.csv"'
+        )
+        return response

@@ -1,0 +1,66 @@
+"""Two nudge sweeps at the same moment on PostgreSQL: one Nudge row, one message."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from common.actor import Actor
+from common.models import Channel, OutboxMessage
+from customers.models import Nudge, TimelineEvent
+from customers.services import record_touchpoint
+from orders.services.nudges import send_nudges
+from tests.conftest import requires_postgres
+from tests.factories import CustomerFactory
+from tests.orders.factories_orders import stocked_variant
+
+pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_together(*jobs):
+    barrier = threading.Barrier(len(jobs))
+    results = [None] * len(jobs)
+
+    def worker(index, job):
+        try:
+            barrier.wait()
+            results[index] = job()
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_two_sweeps_at_once_send_one_nudge(store):
+    customers = []
+    for _ in range(5):
+        variant = stocked_variant(store, 1)
+        customer = CustomerFactory(marketing_consent=True, preferred_store=store)
+        for days_ago in (3, 1):
+            record_touchpoint(
+                actor=Actor(channel=Channel.WEB),
+                customer=customer,
+                kind="product_view",
+                sku=variant.sku,
+                at=timezone.now() - timedelta(days=days_ago),
+            )
+        customers.append(customer)
+
+    results = run_together(send_nudges, send_nudges, send_nudges)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sum(results) == 5
+    assert Nudge.objects.count() == 5
+    assert OutboxMessage.objects.filter(topic="orders.send_nudge").count() == 5
+    assert TimelineEvent.objects.filter(subject_type="nudge").count() == 5
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(c.email for c in customers)
