@@ -101,11 +101,12 @@ class FollowsTheTable(BasePermission):
         return rule is not None and rule.allows(request.user)
 
 
-def desk_rule(permission: str = ANY_STAFF):
+def desk_rule(permission: str = ANY_STAFF, *, scope: str = "store"):
     """The desk's version for function views: staff logins with `permission` (403 without it);
-    anyone who is not a staff login goes to the login page."""
+    anyone who is not a staff login goes to the login page. `scope=""` for pages every staff
+    member may open whatever their store (a customer is every store's customer)."""
 
-    rule = Rule(staff=permission, scope="store")
+    rule = Rule(staff=permission, scope=scope)
 
     def decorate(view):
         @wraps(view)

@@ -33,16 +33,13 @@ from customers.models import (
 )
 from customers.privacy.consents import current_consents
 from inventory.models import Variant
-from stores.models import StaffRole, Store
-from stores.selectors import staff_roles
+from stores.models import Store
 
 
 def may_search_by_name(user) -> bool:
     if is_channel_client(user):
         return False
-    if getattr(user, "is_superuser", False):
-        return True
-    return bool(staff_roles(user) & {StaffRole.SERVICE_AGENT, StaffRole.MANAGER})
+    return selectors.may_search_by_name(user)
 
 
 class StoreCodeField(serializers.SlugRelatedField):

@@ -7,6 +7,8 @@ from customers.messaging import channels
 from customers.models import Consent, Customer, TimelineEvent, TimelineKind, WishlistItem
 from customers.normalise import normalise_email, normalise_phone
 from inventory.models import Variant
+from stores.models import StaffRole
+from stores.selectors import staff_roles
 
 RECENT_MAX = 50
 
@@ -45,6 +47,14 @@ def find_customers(
         for word in q.split():
             qs = qs.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
     return qs.distinct()
+
+
+def may_search_by_name(user) -> bool:
+    """A name search lists many people's contact data: service agents and managers only (the
+    customer API's `q` and the desk's search box)."""
+    if getattr(user, "is_superuser", False):
+        return True
+    return bool(staff_roles(user) & {StaffRole.SERVICE_AGENT, StaffRole.MANAGER})
 
 
 def customer_timeline(customer: Customer) -> QuerySet[TimelineEvent]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders.api import orders, reservations, returns, segments, sizes
+from orders.api import orders, reservations, returns, search, segments, sizes
 
 urlpatterns = [
     *orders.urlpatterns,
@@ -14,4 +14,5 @@ urlpatterns = [
         segments.SegmentMembersCsvView.as_view(),
         name="segment-members-csv",
     ),
+    path("staff/search/", search.StaffSearchView.as_view(), name="staff-search"),
 ]

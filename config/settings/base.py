@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "axes",
     "simple_history",
+    "django_htmx",
     "common",
     "stores",
     "inventory",
@@ -51,6 +52,8 @@ MIDDLEWARE = [
     # Keeps the request for change history (common.history): who acted, read when a row is saved.
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx: the desk answers htmx requests with a page's fragment (the morning board).
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a login refused for too many failures into the lock-out answer (metrics count it).
     "axes.middleware.AxesMiddleware",

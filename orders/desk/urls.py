@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders.desk import lists, orders, reservations, returns
+from orders.desk import customers, lists, orders, reservations, returns, search
 from orders.desk.home import desk_home
 
 app_name = "desk"
@@ -10,4 +10,6 @@ urlpatterns = [
     *reservations.urlpatterns,
     *returns.urlpatterns,
     *lists.urlpatterns,
+    *search.urlpatterns,
+    *customers.urlpatterns,
 ]
