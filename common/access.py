@@ -18,6 +18,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from rest_framework.permissions import BasePermission
 
 from common.permissions import customer_of, is_channel_client, is_staff_user
@@ -112,7 +113,12 @@ def desk_rule(permission: str = ANY_STAFF, *, scope: str = "store"):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if caller_kind(request.user) != "staff":
-                return redirect_to_login(request.get_full_path())
+                to_login = redirect_to_login(request.get_full_path())
+                if request.headers.get("HX-Request"):
+                    # A fragment reload after the session ended: the whole page goes to the
+                    # login, rather than the login form landing inside the fragment.
+                    return HttpResponse(status=204, headers={"HX-Redirect": to_login["Location"]})
+                return to_login
             if not rule.allows(request.user):
                 raise PermissionDenied("Your role may not do this.")
             return view(request, *args, **kwargs)

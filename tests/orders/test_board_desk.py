@@ -158,3 +158,9 @@ def test_htmx_is_served_from_our_static_files(store):
     page = desk(staff_user(store)).get("/desk/").content.decode()
     assert '<script src="/static/desk/htmx.min.js"' in page
     assert "//unpkg" not in page and "cdn" not in page.lower()
+
+
+def test_a_board_reload_after_logout_sends_the_whole_page_to_the_login(store):
+    response = Client().get("/desk/", {"store": store.code}, headers={"HX-Request": "true"})
+    assert response.status_code == 204
+    assert response["HX-Redirect"].startswith("/admin/login/?next=/desk/")
