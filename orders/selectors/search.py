@@ -138,7 +138,6 @@ def search_for_staff(user, query: str) -> list[SearchHit]:
         if not may_search_by_name(user):
             if len(upper) == PICKUP_CODE_LENGTH and _CODE.match(upper):
                 return hits  # a pickup code of no order here, not a name
-
             raise NameSearchNotAllowed(
                 _(
                     "Searching by name is for service agents and managers; "
