@@ -23,6 +23,7 @@ from customers.exceptions import AlreadyErased, CustomerConflict, InvalidCustome
 from customers.messaging import sms_channel_errors
 from customers.models import (
     ContactChange,
+    ContactChannel,
     ContactField,
     Customer,
     PossibleDuplicate,
@@ -650,3 +651,28 @@ def resolve_possible_duplicates(*, actor: Actor, flags) -> int:
     return PossibleDuplicate.objects.filter(
         pk__in=[f.pk for f in flags], resolved_at__isnull=True
     ).update(resolved_at=timezone.now())
+
+
+# A sale at the till without a known customer still needs an order's customer: one shared record
+# that is never contacted (its address cannot receive mail) and never learns sizes worth showing.
+WALK_IN_EMAIL = "walk-in@counter.invalid"
+
+
+def walk_in_customer() -> Customer:
+    """The record that stands for every customer the till does not know."""
+    defaults = {
+        "first_name": "Walk-in",
+        "last_name": "customer",
+        "source_channel": "store",
+        "contact_channel": ContactChannel.NONE,
+    }
+    try:
+        with transaction.atomic():
+            customer, _ = Customer.objects.get_or_create(email=WALK_IN_EMAIL, defaults=defaults)
+    except IntegrityError:  # two tills created it at once: the other one won
+        customer = Customer.objects.get(email=WALK_IN_EMAIL)
+    return customer
+
+
+def is_walk_in(customer: Customer) -> bool:
+    return customer.email == WALK_IN_EMAIL

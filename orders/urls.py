@@ -1,11 +1,12 @@
 from django.urls import path
 
-from orders.api import orders, reservations, returns, search, segments, sizes
+from orders.api import orders, reservations, returns, sales, search, segments, sizes
 
 urlpatterns = [
     *orders.urlpatterns,
     *reservations.urlpatterns,
     *returns.urlpatterns,
+    *sales.urlpatterns,
     path("customers/<int:pk>/sizes/", sizes.CustomerSizesView.as_view(), name="customer-sizes"),
     path("me/sizes/", sizes.MySizesView.as_view(), name="me-sizes"),
     path("segments/<int:pk>/", segments.SegmentDetailView.as_view(), name="segment-detail"),

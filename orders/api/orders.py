@@ -300,7 +300,10 @@ class HandOverLineInput(serializers.Serializer):
 
 
 class HandOverInput(serializers.Serializer):
-    pickup_code = serializers.CharField(max_length=20)
+    pickup_code = serializers.CharField(
+        max_length=80,
+        help_text="The code as typed, or the QR code's payload OMNIS-PICKUP:<number>:<code>.",
+    )
     lines = HandOverLineInput(
         many=True,
         required=False,

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from common.access import desk_rule
@@ -18,6 +19,7 @@ from common.models import Channel
 from customers.normalise import normalise_phone
 from customers.selectors import find_customers
 from inventory.models import Variant
+from orders.desk.confirm import confirm_page, confirmed
 from orders.desk.numbers import MAX_QUANTITY, object_id, whole_number
 from orders.models import Reservation
 from orders.selectors.reservations import (
@@ -200,6 +202,15 @@ def _acting_on(request, pk: int) -> Reservation | None:
 @require_POST
 def collect(request, pk: int):
     reservation = _acting_on(request, pk)
+    if reservation is not None and not confirmed(request):
+        return confirm_page(
+            request,
+            title=_("Collect reservation %(id)s") % {"id": pk},
+            question=_("The customer takes and pays for these items now?"),
+            button=_("Yes, collect"),
+            back=reverse("desk:store-reservations"),
+            details=[f"{line.quantity} × {line.variant.label}" for line in reservation.lines.all()],
+        )
     if reservation is not None:
         try:
             reservation = collect_reservation(
@@ -218,6 +229,15 @@ def collect(request, pk: int):
 @require_POST
 def release(request, pk: int):
     reservation = _acting_on(request, pk)
+    if reservation is not None and not confirmed(request):
+        return confirm_page(
+            request,
+            title=_("Release reservation %(id)s") % {"id": pk},
+            question=_("Put these items back on sale? The hold ends now."),
+            button=_("Yes, release"),
+            back=reverse("desk:store-reservations"),
+            details=[f"{line.quantity} × {line.variant.label}" for line in reservation.lines.all()],
+        )
     if reservation is not None:
         try:
             cancel_reservation(

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from common.access import desk_rule
@@ -15,6 +16,7 @@ from common.actor import Actor
 from common.errors import ApplicationError
 from common.models import Channel
 from customers.services import store_credit_balance
+from orders.desk.confirm import confirm_page, confirmed
 from orders.desk.numbers import MAX_QUANTITY, object_id, whole_number
 from orders.models import LineCondition, Order, RefundMethod, Return, ReturnReason, ReturnStatus
 from orders.selectors.returns import (
@@ -137,6 +139,15 @@ def return_order_submit(request, number: str):
     if not lines:
         messages.error(request, "Tick at least one line to return.")
         return redirect(back)
+    if request.user.has_perm("orders.refund_return") and not confirmed(request):
+        return confirm_page(
+            request,
+            title=_("Return and refund"),
+            question=_("Take these items back and refund order %(number)s now?")
+            % {"number": order.number},
+            button=_("Yes, return and refund"),
+            back=back,
+        )
     try:
         return_request, refunds = counter_return(
             actor=_actor(request),
@@ -223,6 +234,18 @@ def return_receive(request, pk: int):
 def return_refund(request, pk: int):
     return_request = get_object_or_404(Return.objects.select_related("order", "store"), pk=pk)
     back = reverse("desk:return-detail", kwargs={"pk": pk})
+    if return_request.store_id not in store_ids_for_staff(request.user):
+        messages.error(request, _("This return arrives at a store you do not work in."))
+        return redirect("desk:returns")
+    if not confirmed(request):
+        return confirm_page(
+            request,
+            title=_("Refund return %(number)s") % {"number": return_request.number},
+            question=_("Pay the refund for return %(number)s now?")
+            % {"number": return_request.number},
+            button=_("Yes, refund"),
+            back=back,
+        )
     try:
         refunds = refund_return(
             actor=_actor(request),

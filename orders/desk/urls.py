@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders.desk import customers, lists, orders, reservations, returns, search
+from orders.desk import customers, lists, orders, reservations, returns, search, till, transfers
 from orders.desk.home import desk_home
 
 app_name = "desk"
@@ -12,4 +12,6 @@ urlpatterns = [
     *lists.urlpatterns,
     *search.urlpatterns,
     *customers.urlpatterns,
+    *till.urlpatterns,
+    *transfers.urlpatterns,
 ]

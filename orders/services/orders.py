@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 PICKUP_CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 PICKUP_CODE_LENGTH = 6
 REMINDER_BEFORE_DEADLINE = timedelta(days=1)
+# The ready e-mail's QR code holds "OMNIS-PICKUP:<order number>:<pickup code>".
+PICKUP_QR_PREFIX = "OMNIS-PICKUP:"
 
 TIMELINE_KIND = {
     OrderStatus.PLACED: TimelineKind.ORDER_PLACED,
@@ -493,6 +495,21 @@ def _refresh(original: Order, locked: Order) -> None:
         setattr(original, field.attname, getattr(locked, field.attname))
 
 
+def pickup_qr_payload(order: Order) -> str:
+    """What the QR code holds: the counter scanner reads the order number and the code."""
+    return f"{PICKUP_QR_PREFIX}{order.number}:{order.pickup_code}"
+
+
+def read_pickup_scan(raw: str) -> tuple[str | None, str]:
+    """(order number or None, code) from what the counter typed or scanned: a bare code, or the
+    QR code's payload, which also names the order."""
+    text = (raw or "").strip()
+    if text.upper().startswith(PICKUP_QR_PREFIX):
+        number, _, code = text[len(PICKUP_QR_PREFIX) :].rpartition(":")
+        return number.strip().upper(), code.strip().upper()
+    return None, text.upper()
+
+
 def _new_pickup_code() -> str:
     return "".join(secrets.choice(PICKUP_CODE_ALPHABET) for _ in range(PICKUP_CODE_LENGTH))
 
@@ -645,7 +662,9 @@ def _hand_over(
                 "hand-over first.",
                 extra={"locked_at": locked.handover_locked_at.isoformat()},
             )
-        given = (pickup_code or "").strip().upper()
+        number, given = read_pickup_scan(pickup_code)
+        if number is not None and number != locked.number.upper():
+            given = ""  # the QR code of another order: a wrong code for this one
         # Bytes: compare_digest refuses non-ASCII text, and a typed "Ä" is just a wrong code.
         if not locked.pickup_code or not secrets.compare_digest(
             given.encode(), locked.pickup_code.encode()

@@ -13,6 +13,7 @@ from celery import shared_task
 from common import outbox
 from customers.messaging import send_to_customer
 from orders.models.orders import Order, OrderStatus
+from orders.services.orders import pickup_qr_payload
 
 
 def _order(order_id: int) -> Order | None:
@@ -32,11 +33,6 @@ def _context(order: Order, **extra) -> dict:
         "store": order.pickup_store or order.fulfilment_store,
         **extra,
     }
-
-
-def pickup_qr_payload(order: Order) -> bool:
-    """What the QR code holds: the counter scanner reads the order number and the code."""
-    return f"OMNIS-PICKUP:{order.number}:{order.pickup_code}"
 
 
 @outbox.handler("orders.send_order_confirmation")
@@ -105,3 +101,18 @@ def expire_uncollected_orders() -> dict:
     from orders.services.orders import expire_uncollected_orders as expire
 
     return expire()
+
+
+@outbox.handler("orders.send_receipt")
+def send_receipt(order_id: int) -> bool:
+    """The till's receipt, by the customer's channel."""
+    order = _order(order_id)
+    if order is None:
+        return False
+    return send_to_customer(
+        customer=order.customer,
+        key=f"order:{order.pk}:receipt",
+        template="order_receipt",
+        context=_context(order),
+        store=order.fulfilment_store,
+    )

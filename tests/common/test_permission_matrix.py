@@ -166,6 +166,8 @@ def world(db):
         "discount-codes/<str:code>/": {"code": code.code},
         "consents/confirm/<str:token>/": {"token": consent_token},
         "segments/<int:pk>/": {"pk": segment.pk},
+        "till/receipt/<str:number>/": {"number": purchase.number},
+        "transfers/<int:transfer_id>/": {"transfer_id": sent_from_here.pk},
     }
     return World(callers=callers, users=users, kwargs=kwargs)
 

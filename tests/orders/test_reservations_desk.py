@@ -211,14 +211,22 @@ class TestStoreReservations:
 
     def test_collect_button_sells_the_items(self, clerk, store):
         reservation = reservation_for(store)
-        response = clerk.post(f"/desk/reservations/{reservation.pk}/collect/", follow=True)
+        asked = clerk.post(f"/desk/reservations/{reservation.pk}/collect/")
+        assert asked.status_code == 200 and 'name="confirmed" value="1"' in asked.content.decode()
+        assert Reservation.objects.get().status == ReservationStatus.ACTIVE, "asks first"
+        response = clerk.post(
+            f"/desk/reservations/{reservation.pk}/collect/", {"confirmed": "1"}, follow=True
+        )
         reservation.refresh_from_db()
         assert reservation.status == ReservationStatus.COLLECTED
         assert reservation.order.number in response.content.decode()
 
     def test_release_button_puts_the_items_back(self, clerk, store):
         reservation = reservation_for(store)
-        clerk.post(f"/desk/reservations/{reservation.pk}/release/")
+        asked = clerk.post(f"/desk/reservations/{reservation.pk}/release/")
+        assert 'name="confirmed" value="1"' in asked.content.decode()
+        assert Reservation.objects.get().status == ReservationStatus.ACTIVE, "asks first"
+        clerk.post(f"/desk/reservations/{reservation.pk}/release/", {"confirmed": "1"})
         reservation.refresh_from_db()
         assert reservation.status == ReservationStatus.RELEASED
 
@@ -234,7 +242,9 @@ class TestStoreReservations:
         Reservation.objects.filter(pk=reservation.pk).update(
             expires_at=timezone.now() - timedelta(minutes=1)
         )
-        response = clerk.post(f"/desk/reservations/{reservation.pk}/collect/", follow=True)
+        response = clerk.post(
+            f"/desk/reservations/{reservation.pk}/collect/", {"confirmed": "1"}, follow=True
+        )
         assert "Not collected" in response.content.decode()
         assert Reservation.objects.get().status == ReservationStatus.ACTIVE
 

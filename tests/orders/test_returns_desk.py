@@ -89,17 +89,22 @@ class TestReturnAtTheCounter:
     ):
         counter = counter_manager
         line = web_order.lines.get()
+        form = {
+            "store": "HAM-01",
+            "line": [line.pk],
+            f"quantity_{line.pk}": "1",
+            f"reason_{line.pk}": "defective",
+            f"condition_{line.pk}": "resellable",
+            "refund_method": "original",
+        }
+        asked = counter.post(f"/desk/returns/order/{web_order.number}/return/", form)
+        assert 'name="confirmed" value="1"' in asked.content.decode()
+        assert f'name="quantity_{line.pk}" value="1"' in asked.content.decode()
+        assert not Return.objects.exists(), "a refund asks first"
 
         response = counter.post(
             f"/desk/returns/order/{web_order.number}/return/",
-            {
-                "store": "HAM-01",
-                "line": [line.pk],
-                f"quantity_{line.pk}": "1",
-                f"reason_{line.pk}": "defective",
-                f"condition_{line.pk}": "resellable",
-                "refund_method": "original",
-            },
+            {**form, "confirmed": "1"},
             follow=True,
         )
 
@@ -178,8 +183,14 @@ class TestReturnAtTheCounter:
         assert r.number in counter.get("/desk/returns/").content.decode()
 
         counter.post(f"/desk/returns/{r.pk}/receive/", {f"condition_{r.lines.get().pk}": "damaged"})
+        asked = counter.post(f"/desk/returns/{r.pk}/refund/", {"refund_method": "store_credit"})
+        assert 'name="confirmed" value="1"' in asked.content.decode()
+        r.refresh_from_db()
+        assert r.status == ReturnStatus.RECEIVED, "a refund asks first"
         response = counter.post(
-            f"/desk/returns/{r.pk}/refund/", {"refund_method": "store_credit"}, follow=True
+            f"/desk/returns/{r.pk}/refund/",
+            {"refund_method": "store_credit", "confirmed": "1"},
+            follow=True,
         )
 
         r.refresh_from_db()
