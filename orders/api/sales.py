@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from common.access import Rule
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
+from customers.discounts import is_well_formed, normalise_code
 from customers.models import Customer
 from inventory.models import Variant
 from orders.api.orders import ERROR, OrderLineCreateInput, OrderLineOutput, actor_for
@@ -25,6 +26,17 @@ class SaleInput(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Customer id"
     )
     payment_method = serializers.ChoiceField(choices=PaymentMethod.CHOICES)
+    discount_code = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        help_text="A discount code; a used-up, expired or foreign code answers 409.",
+    )
+
+    def validate_discount_code(self, value):
+        if value and not is_well_formed(value):
+            raise serializers.ValidationError("Not a discount code (8 letters and digits).")
+        return normalise_code(value)
 
     def validate_lines(self, lines):
         skus = {line["sku"] for line in lines}
@@ -58,6 +70,7 @@ class SaleOutput(serializers.Serializer):
     customer = serializers.IntegerField(source="customer_id")
     payment_method = serializers.CharField()
     currency = serializers.CharField()
+    discount = serializers.DecimalField(max_digits=12, decimal_places=2)
     total = serializers.DecimalField(max_digits=12, decimal_places=2)
     lines = OrderLineOutput(many=True)
     receipt_code = serializers.SerializerMethodField()
@@ -93,6 +106,7 @@ class SaleCreateView(APIView):
             lines=values["lines"],
             payment_method=values["payment_method"],
             customer=values.get("customer"),
+            discount_code=values.get("discount_code") or None,
         )
         order.refresh_from_db()
         return Response(SaleOutput(order).data, status=status.HTTP_201_CREATED)

@@ -451,6 +451,7 @@ def create_counter_sale(
     lines: list[tuple[Variant, int]],
     payment_status: str = PaymentStatus.PAID,
     note: str = "",
+    discount_code: str | None = None,
 ) -> Order:
     """Record a sale at the store counter: an order of channel store, fulfilment counter.
 
@@ -472,6 +473,7 @@ def create_counter_sale(
             pickup_store=None,
             lines=lines,
             payment_status=payment_status,
+            discount_code=discount_code,
         )
         OrderLine.objects.filter(order=order).update(handed_over=F("quantity"))
         set_order_status(actor=actor, order=order, status=OrderStatus.COLLECTED, note=note)

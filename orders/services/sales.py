@@ -18,7 +18,6 @@ from customers.models import Customer
 from customers.services import (
     add_store_credit_entry,
     is_walk_in,
-    lock_customer,
     store_credit_balance,
     walk_in_customer,
 )
@@ -49,11 +48,13 @@ def sell_at_till(
     lines: Sequence[tuple[Variant, int]],
     payment_method: str,
     customer: Customer | None = None,
+    discount_code: str | None = None,
 ) -> Order:
     """Sell shelf stock at the counter in one transaction and queue the receipt to the customer.
 
     Without a customer the sale goes to the walk-in record (no receipt is sent). Store credit pays
-    the whole total and needs a known customer with that balance. Raises InvalidInput (400, field
+    the whole total and needs a known customer with that balance. A discount code is spent as on
+    any order (customers.discounts: 409 discount_code_invalid when it may not be used). Raises InvalidInput (400, field
     errors) for bad lines, store, payment or customer, InsufficientStock (409) naming each line
     the shelf lacks (reserved units are promised to others), CustomerConflict when the credit
     was spent concurrently. Nothing is written when it raises.
@@ -66,7 +67,7 @@ def sell_at_till(
     if customer is not None and (customer.pk is None or customer.merged_into_id):
         errors["customer"] = ["An existing customer is needed (merged records are aliases)."]
     errors.update(_check_lines(list(lines)))
-    if not errors and payment_method == PaymentMethod.STORE_CREDIT:
+    if not errors and payment_method == PaymentMethod.STORE_CREDIT and not discount_code:
         total = sum((v.price * q for v, q in lines), Decimal("0.00"))
         if customer is None:
             errors["payment_method"] = ["Store credit needs the customer."]
@@ -79,11 +80,16 @@ def sell_at_till(
 
     buyer = customer or walk_in_customer()
     with transaction.atomic():
-        if payment_method == PaymentMethod.STORE_CREDIT:
-            lock_customer(buyer)  # the global lock order: the customer's row before stock rows
-        order = create_counter_sale(actor=actor, customer=buyer, store=store, lines=list(lines))
+        if payment_method == PaymentMethod.STORE_CREDIT and customer is None:
+            raise InvalidInput(
+                "Invalid sale.", errors={"payment_method": ["Store credit needs the customer."]}
+            )
+        order = create_counter_sale(
+            actor=actor, customer=buyer, store=store, lines=list(lines), discount_code=discount_code
+        )
         order.payment_method = payment_method
         if payment_method == PaymentMethod.STORE_CREDIT:
+            # Locks the customer's row (the global order: before the stock rows sold below).
             add_store_credit_entry(
                 customer=buyer,
                 amount=-order.total,

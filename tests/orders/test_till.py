@@ -116,6 +116,31 @@ class TestApi:
 
         assert store_credit_balance(customer) == Decimal("5.00")
 
+    def test_a_discount_code_is_spent_at_the_till_once(self, staff, store):
+        from tests.customers.factories_discounts import discount_code
+
+        variant = stocked_variant(store, 5, price=Decimal("20.00"))
+        customer = CustomerFactory()
+        code = discount_code(store, customer=customer)
+        body = {
+            "store": store.code,
+            "lines": [{"sku": variant.sku, "quantity": 1}],
+            "customer": customer.pk,
+            "payment_method": "card",
+            "discount_code": code.code.lower(),
+        }
+        response = staff.post("/api/v1/staff/sales/", body, format="json")
+        assert response.status_code == 201, response.content
+        assert (response.json()["discount"], response.json()["total"]) == ("2.00", "18.00")
+        again = staff.post("/api/v1/staff/sales/", body, format="json")
+        assert again.status_code == 409 and again.json()["code"] == "discount_code_invalid"
+        assert on_hand(variant, store) == 4
+        assert_ledger_consistent()
+        bad = staff.post(
+            "/api/v1/staff/sales/", {**body, "discount_code": "x" * 5000}, format="json"
+        )
+        assert bad.status_code == 400
+
     def test_other_stores_and_bad_input_are_refused(self, staff, store, other_store):
         variant = stocked_variant(other_store, 3)
         body = {
