@@ -1,7 +1,7 @@
 """POST /api/v1/auth/token/ and /auth/logout/: tokens for staff and customer logins."""
 
 from django.contrib.auth import authenticate, logout, user_logged_in
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -12,11 +12,10 @@ from common.audit import KIND_ATTRIBUTE, record_login_event
 from common.auth import issue_user_token
 from common.errors import ApplicationError
 from common.models import LoginEventKind, UserToken
+from common.schema import error_response
 from common.security import locked_out_error
 from common.services import revoke_user_tokens
 from common.throttling import LoginThrottle, PerCallerThrottle
-
-ERROR = OpenApiResponse(description='Error body: {"type", "detail", "errors", "code"?}')
 
 
 class TokenRequestInput(serializers.Serializer):
@@ -40,11 +39,10 @@ class ObtainTokenView(APIView):
         request=TokenRequestInput,
         responses={
             200: inline_serializer("TokenOutput", {"token": serializers.CharField()}),
-            401: ERROR,
-            403: OpenApiResponse(
-                description='Locked out after too many failures: code "locked_out"'
+            401: error_response(401, "Wrong username or password: code invalid_credentials."),
+            403: error_response(
+                403, "Locked out after too many failures: code locked_out, with Retry-After."
             ),
-            429: ERROR,
         },
         auth=[],
         summary="Exchange a staff or customer login for an API token",
@@ -76,7 +74,7 @@ class LogoutView(APIView):
 
     @extend_schema(
         request=None,
-        responses={204: None, 401: ERROR, 403: ERROR},
+        responses={204: None},
         summary="Revoke the presented token (a login's session ends too)",
     )
     def post(self, request):

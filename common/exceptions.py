@@ -13,7 +13,7 @@ from common.errors import ApplicationError
 from common.requestlog import current_request_id
 from common.retry import Busy, is_retryable
 
-_TYPES = {
+ERROR_TYPES = {
     400: "validation_error",
     401: "not_authenticated",
     403: "permission_denied",
@@ -27,6 +27,8 @@ _TYPES = {
     500: "server_error",
     503: "busy",
 }
+# Every `type` an error body can carry ("error": a status without a name of its own).
+ERROR_TYPE_VALUES = sorted({*ERROR_TYPES.values(), "error"})
 
 
 def _field_errors(detail) -> dict:
@@ -46,7 +48,7 @@ def _as_list(value):
 
 
 def error_body(status_code: int, detail: str, errors: dict | None = None, **extra) -> dict:
-    body = {"type": _TYPES.get(status_code, "error"), "detail": detail, "errors": errors or {}}
+    body = {"type": ERROR_TYPES.get(status_code, "error"), "detail": detail, "errors": errors or {}}
     body.update(extra)
     # Quoted by the caller to support, it finds every log line of the failed request.
     if request_id := current_request_id():
@@ -59,6 +61,31 @@ def server_error(request, *args, **kwargs):
     if request.path.startswith("/api/"):
         return JsonResponse(error_body(500, "Server error."), status=500)
     return defaults.server_error(request, *args, **kwargs)
+
+
+# Errors Django answers before any API view runs (no URL matches, e.g. /customers/abc/; a body
+# that cannot be parsed): API callers get the same JSON error body as from the views.
+
+
+def bad_request(request, exception, *args, **kwargs):
+    """handler400."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(400, "Bad request."), status=400)
+    return defaults.bad_request(request, exception, *args, **kwargs)
+
+
+def permission_denied(request, exception, *args, **kwargs):
+    """handler403."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(403, "You may not do this."), status=403)
+    return defaults.permission_denied(request, exception, *args, **kwargs)
+
+
+def page_not_found(request, exception, *args, **kwargs):
+    """handler404."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(404, "Not found."), status=404)
+    return defaults.page_not_found(request, exception, *args, **kwargs)
 
 
 def api_exception_handler(exc, context):

@@ -25,6 +25,7 @@ from common.models import (
     WebhookEventType,
     WebhookSubscription,
 )
+from common.schema import error_response
 
 
 class WebhookSubscriptionInput(serializers.Serializer):
@@ -183,7 +184,7 @@ class WebhookRedeliverView(APIView):
         request=None,
         responses={
             202: inline_serializer("WebhookRedeliverOutput", {"event_id": serializers.CharField()}),
-            409: OpenApiResponse(description="The event is still being delivered."),
+            409: error_response(409, "The event is still being delivered."),
         },
         summary="Send a delivered or dead event again, under the same webhook-id",
     )

@@ -12,4 +12,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/desk/", permanent=False)),
 ]
 
+handler400 = "common.exceptions.bad_request"
+handler403 = "common.exceptions.permission_denied"
+handler404 = "common.exceptions.page_not_found"
 handler500 = "common.exceptions.server_error"

@@ -261,6 +261,7 @@ def _customer_or_404(pk) -> Customer:
 
 
 class CustomerListCreateView(APIView):
+    pagination_class = PageNumberPagination  # GET answers a page (and the schema says so)
     access = {
         "GET": Rule(clients=True, staff=ANY_STAFF),
         "POST": Rule(clients=True, staff="customers.add_customer"),
@@ -303,7 +304,7 @@ class CustomerListCreateView(APIView):
         qs = selectors.find_customers(
             phone=params.get("phone"), email=params.get("email"), q=params.get("q")
         )
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(CustomerOutput(page, many=True).data)
 

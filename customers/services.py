@@ -4,7 +4,7 @@ Every other app records what happened with a customer through `record_timeline_e
 """
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -192,6 +192,10 @@ def find_or_create_customer(
     raise AssertionError("unreachable")
 
 
+# When a touchpoint may have happened: this shop's era, up to a client clock a little ahead.
+EARLIEST_TOUCHPOINT = datetime(2000, 1, 1, tzinfo=UTC)
+TOUCHPOINT_CLOCK_SKEW = timedelta(days=1)
+
 PROFILE_FIELDS = {
     "first_name",
     "last_name",
@@ -330,6 +334,10 @@ def record_touchpoint(
     if kind not in allowed:
         raise InvalidCustomerData(
             "Invalid touchpoint.", errors={"kind": [f"Use one of: {', '.join(sorted(allowed))}."]}
+        )
+    if at is not None and not (EARLIEST_TOUCHPOINT <= at <= timezone.now() + TOUCHPOINT_CLOCK_SKEW):
+        raise InvalidCustomerData(
+            "Invalid touchpoint.", errors={"at": ["A time from 2000 up to now."]}
         )
     summary = "Touchpoint"
     if kind == TimelineKind.SIZE_FILTER:

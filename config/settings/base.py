@@ -296,6 +296,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ChannelEnum": "common.models.Channel",
+        "ErrorTypeEnum": "common.exceptions.ERROR_TYPE_VALUES",
         "WebhookEventTypeEnum": "common.models.WebhookEventType",
         "ReturnMethodEnum": "orders.models.returns.ReturnMethod",
         "RefundMethodEnum": "orders.models.returns.RefundMethod",

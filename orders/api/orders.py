@@ -3,7 +3,7 @@
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
@@ -21,6 +21,7 @@ from common.permissions import (
     is_channel_client,
     is_staff_user,
 )
+from common.schema import error_responses
 from customers.discounts import is_well_formed, normalise_code
 from customers.models import Customer
 from inventory.models import Variant
@@ -38,8 +39,6 @@ from orders.selectors.refunds import is_overdue
 from orders.services import orders as services
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
-
-ERROR = OpenApiResponse(description='Error body: {"type", "detail", "errors", "code"?}')
 
 # Which channels each kind of caller may place orders for (the number prefix follows it). A
 # channel client's orders always carry its own channel.
@@ -362,7 +361,7 @@ class OrderCreateView(APIView):
     @extend_schema(
         operation_id="orders_create",
         request=OrderCreateInput,
-        responses={201: OrderOutput, 400: ERROR, 409: ERROR, 422: ERROR},
+        responses={201: OrderOutput, **error_responses(400, 409, 422)},
         summary="Place an order (click & collect or home delivery)",
         description=(
             "Reserves the stock at the pickup store (a warehouse transfer fills what it lacks) or "
@@ -395,7 +394,7 @@ class OrderDetailView(APIView):
 
     @extend_schema(
         operation_id="orders_retrieve",
-        responses={200: OrderOutput, 403: ERROR, 404: ERROR},
+        responses={200: OrderOutput, **error_responses(403, 404)},
         summary="An order with its lines and status history",
     )
     def get(self, request, number: str):
@@ -410,7 +409,7 @@ class OrderCancelView(APIView):
     @extend_schema(
         operation_id="orders_cancel",
         request=OrderCancelInput,
-        responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={200: OrderOutput, **error_responses(403, 404, 409)},
         summary="Cancel an order that is not yet collected or shipped; its stock is released",
     )
     @idempotent
@@ -474,7 +473,7 @@ class StaffOrderReadyView(APIView):
     @extend_schema(
         operation_id="staff_orders_ready",
         request=None,
-        responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={200: OrderOutput, **error_responses(403, 404, 409)},
         summary="Picked and ready: creates the pickup code and notifies the customer",
         description="409 awaiting_transfer while the goods are still coming from the warehouse.",
     )
@@ -491,7 +490,7 @@ class StaffOrderHandOverView(APIView):
     @extend_schema(
         operation_id="staff_orders_hand_over",
         request=HandOverInput,
-        responses={200: OrderOutput, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={200: OrderOutput, **error_responses(400, 403, 404, 409)},
         summary="Hand over after checking the pickup code; `lines` for a partial hand-over",
         description=(
             "409 wrong_pickup_code (the attempt is counted; the 5th wrong code locks the "
@@ -519,7 +518,7 @@ class StaffOrderShipView(APIView):
     @extend_schema(
         operation_id="staff_orders_ship",
         request=None,
-        responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={200: OrderOutput, **error_responses(403, 404, 409)},
         summary="A delivery order leaves the warehouse (its stock is sold there)",
     )
     @idempotent
@@ -535,7 +534,7 @@ class StaffOrderDeliverView(APIView):
     @extend_schema(
         operation_id="staff_orders_deliver",
         request=None,
-        responses={200: OrderOutput, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={200: OrderOutput, **error_responses(403, 404, 409)},
         summary="The carrier delivered a shipped order",
     )
     @idempotent
@@ -551,7 +550,7 @@ class StaffOrderUnlockHandOverView(APIView):
     @extend_schema(
         operation_id="staff_orders_unlock_hand_over",
         request=None,
-        responses={200: OrderOutput, 403: ERROR, 404: ERROR},
+        responses={200: OrderOutput, **error_responses(403, 404)},
         summary="A manager of the pickup store unlocks a hand-over locked by wrong codes",
     )
     @idempotent

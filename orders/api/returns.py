@@ -22,8 +22,9 @@ from common.actor import actor_from_request
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
-from common.pagination import PageNumberPagination
+from common.pagination import PAGE_PARAMETERS, PageNumberPagination
 from common.permissions import customer_of, is_channel_client
+from common.schema import error_responses
 from customers.models import StoreCreditEntry
 from customers.services import store_credit_balance
 from inventory.models import Variant
@@ -371,7 +372,8 @@ class MyStoreCreditView(APIView):
     access = {"GET": OWN}
 
     @extend_schema(
-        responses=StoreCreditPage,
+        parameters=PAGE_PARAMETERS,
+        responses={200: StoreCreditPage, **error_responses(404)},
         summary="My store credit: the balance and its entries, newest first",
         tags=["me"],
     )

@@ -149,6 +149,19 @@ class TestNotesAndTimeline:
         assert "sku" in response.json()["errors"]
         assert not TimelineEvent.objects.filter(kind="product_view").exists()
 
+    @pytest.mark.parametrize("at", ["0165-05-21T19:34:02-00:41", "9999-12-31T23:00:00+00:00"])
+    def test_touchpoint_at_a_time_that_cannot_be_is_400(self, web, at):
+        # Year 165 was answered in Berlin's local mean time (+00:53:28), no valid date-time.
+        customer = CustomerFactory()
+        response = web.post(
+            f"/api/v1/customers/{customer.pk}/touchpoints/",
+            {"kind": "touchpoint", "at": at},
+            format="json",
+        )
+        assert response.status_code == 400
+        assert "at" in response.json()["errors"]
+        assert not TimelineEvent.objects.filter(kind="touchpoint").exists()
+
     def test_timeline_has_a_fixed_query_count(self, web, django_assert_max_num_queries):
         customer = CustomerFactory()
         for i in range(3):
