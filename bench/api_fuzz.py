@@ -126,6 +126,7 @@ def main(argv: list[str]) -> int:
         f'CREATE DATABASE "{args.database}"',
     )
     manage(env, "migrate", "--noinput", "--verbosity", "0")
+    print(f"  migrated {args.database} in {time.monotonic() - started:.0f} s", flush=True)
     manage(env, "seed_demo", "--products", "20", "--customers", "20", "--verbosity", "0")
     callers = {
         "client": f"Token {last_line(manage(env, 'shell', '-c', WEBSHOP_KEY))}",
@@ -164,7 +165,9 @@ def main(argv: list[str]) -> int:
                 f"--checks={CHECKS}",
                 f"--max-examples={args.max_examples}",
                 "--phases=examples,coverage,fuzzing",
-                "--workers=2",
+                # One worker: with two threads, Python 3.11's ast.parse (used by hypothesis to
+                # describe strategies) can fail with "AST constructor recursion depth mismatch".
+                "--workers=1",
                 "--request-timeout=30",
                 "--no-shrink",
                 "--suppress-health-check=all",

@@ -24,7 +24,7 @@ from common.input_guard import MAX_ID
 from common.models import Channel
 from common.pagination import PAGE_PARAMETERS, PageNumberPagination
 from common.permissions import customer_of, is_channel_client
-from common.schema import error_responses
+from common.schema import error_response, error_responses
 from customers.models import StoreCreditEntry
 from customers.services import store_credit_balance
 from inventory.models import Variant
@@ -432,7 +432,10 @@ class StaffReturnableLinesView(APIView):
                 "store", OpenApiTypes.STR, description="Receiving store code, for its window."
             ),
         ],
-        responses=ReturnableOrderOutput,
+        responses={
+            200: ReturnableOrderOutput,
+            404: error_response(404, "No order with this number."),
+        },
         summary="An order's lines with the quantities still returnable",
         tags=["staff"],
     )
