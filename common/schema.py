@@ -155,6 +155,8 @@ class AutoSchema(openapi.AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses  # a callback: what the subscriber answers is not ours to say
         for status in self.error_statuses():
             if str(status) not in responses:
                 responses[str(status)] = self._get_response_for_code(

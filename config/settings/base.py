@@ -296,7 +296,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The API speaks JSON (docs/api.md): only JSON request bodies are documented (forms are still
     # parsed, as DRF does, but are no part of the contract).
-    "PARSER_WHITELIST": ["common.parsers.JSONParser"],
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     "ENUM_NAME_OVERRIDES": {
         "ChannelEnum": "common.models.Channel",
         "ErrorTypeEnum": "common.exceptions.ERROR_TYPE_VALUES",

@@ -115,12 +115,28 @@ def test_a_body_django_cannot_parse_answers_the_error_body(web):
 
 
 @pytest.mark.django_db
-def test_a_page_size_that_is_no_whole_number_is_refused(web):
-    response = web.get("/api/v1/stores/", {"page_size": "null"})
+@pytest.mark.parametrize(
+    "query, errors",
+    [
+        ("page_size=null", {"page_size": ["A whole number."]}),
+        ("page=", {"page": ["A whole number."]}),
+        ("page=last", {"page": ["A whole number."]}),
+        ("page=F&page=", {"page": ["Give it once."]}),
+        ("page_size=5&page_size=7", {"page_size": ["Give it once."]}),
+    ],
+)
+def test_page_and_page_size_are_whole_numbers_given_once(web, query, errors):
+    response = web.get(f"/api/v1/stores/?{query}")
 
     assert response.status_code == 400
-    assert response.json()["errors"] == {"page_size": ["A whole number."]}
-    assert web.get("/api/v1/stores/", {"page_size": "5"}).status_code == 200
+    assert response.json()["errors"] == errors
+
+
+@pytest.mark.django_db
+def test_pages_still_answer_as_before(web):
+    assert web.get("/api/v1/stores/?page=1&page_size=5").status_code == 200
+    assert web.get("/api/v1/stores/?page_size=0").status_code == 200  # the default size
+    assert web.get("/api/v1/stores/?page=7").status_code == 404  # past the end
 
 
 # A handful of the webshop's operations, through schemathesis (the CI run covers all of them).
