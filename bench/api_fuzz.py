@@ -7,10 +7,10 @@ Steps: a fresh database (omnis_fuzz: dropped and created), migrate, the demo ret
 (`seed_demo`: stores, stock, customers, orders in each state, reservations, returns, the demo
 API clients and staff logins), a token for the manager; gunicorn on a free 127.0.0.1 port
 (DEBUG off, throttles and the login lock-out raised for this server only); then `st run` against
-/api/schema/ twice: as the webshop's API client and as the manager. Every response must match
-the published schema (status code, content type, headers, body) and no request may answer 5xx
-or accept data the schema forbids. The server is always stopped. Exit status 0 only when both
-runs found nothing.
+/api/schema/ twice, side by side: as the webshop's API client and as the manager. Every response
+must match the published schema (status code, content type, headers, body) and no request may
+answer 5xx or accept data the schema forbids. The server is always stopped. Exit status 0 only
+when both runs found nothing. Their output is printed when they end (and kept in tmp/).
 """
 
 import argparse
@@ -151,12 +151,14 @@ def main(argv: list[str]) -> int:
     )
     print(f"  gunicorn on {base}, its log: {server_log.relative_to(ROOT)}", flush=True)
     failed = []
+    runs: dict[str, tuple[subprocess.Popen, Path]] = {}
     try:
         wait_until_up(f"{base}/api/schema/", server)
+        run_started = time.monotonic()
+        # Both callers at once: each run waits on the server most of the time.
         for name, authorization in callers.items():
             if args.only and name != args.only:
                 continue
-            run_started = time.monotonic()
             command = [
                 str(BIN / "st"),
                 "run",
@@ -180,12 +182,30 @@ def main(argv: list[str]) -> int:
                 command.append("--exclude-path-regex=^/api/v1/auth/")
             if args.seed is not None:
                 command.append(f"--seed={args.seed}")
+            output = ROOT / "tmp" / f"api_fuzz-{name}.log"
+            with output.open("w") as out:
+                runs[name] = (
+                    subprocess.Popen(
+                        command,
+                        cwd=ROOT,
+                        env=os.environ | {"NO_COLOR": "1"},
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    ),
+                    output,
+                )
+        for name, (run, output) in runs.items():
+            returncode = run.wait()
             print(f"== schemathesis as the {name} ==", flush=True)
-            result = subprocess.run(command, cwd=ROOT, env=os.environ | {"NO_COLOR": "1"})
-            print(f"  {name}: {time.monotonic() - run_started:.0f} s", flush=True)
-            if result.returncode != 0:
+            print(output.read_text(), flush=True)
+            print(f"  {name}: done after {time.monotonic() - run_started:.0f} s", flush=True)
+            if returncode != 0:
                 failed.append(name)
     finally:
+        for run, _ in runs.values():
+            if run.poll() is None:
+                run.kill()
+                run.wait()
         os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
