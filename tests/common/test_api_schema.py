@@ -6,6 +6,8 @@ import pytest
 import schemathesis
 import yaml
 from django.core.management import call_command
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
@@ -165,7 +167,19 @@ def contract(published):
     return schema
 
 
+@pytest.fixture
+def connection_kept():
+    """The WSGI application is called directly: keep the test's connection (and its transaction)
+    open across requests, as Django's test client does."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("connection_kept")
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 @pytest.mark.parametrize("method, path", FUZZED)
 def test_webshop_operations_answer_as_the_schema_says(contract, method, path, mode):
