@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from common.errors import NotFound
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.permissions import customer_of, is_channel_client
+from common.schema import error_responses
 from customers.discounts import (
     MAX_CAMPAIGN_LENGTH,
     REASON_TEXT,
@@ -24,8 +25,6 @@ from customers.discounts import (
 from customers.models import Customer, DiscountCode
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
-
-ERROR = OpenApiResponse(description='Error body: {"type", "detail", "errors", "code"?}')
 
 
 class DiscountCodeIssueInput(serializers.Serializer):
@@ -125,7 +124,7 @@ class DiscountCodeIssueView(APIView):
 
     @extend_schema(
         request=DiscountCodeIssueInput,
-        responses={201: DiscountCodeOutput, 400: ERROR, 403: ERROR},
+        responses={201: DiscountCodeOutput, **error_responses(400, 403)},
         summary="Issue a discount code after advice (customer-bound or open)",
         description=(
             "Give percent (above 0, at most 100) or amount (above 0), not both. The code works "
@@ -171,7 +170,7 @@ class DiscountCodeCheckView(APIView):
                 "total", OpenApiTypes.DECIMAL, description="Check against this subtotal."
             ),
         ],
-        responses={200: DiscountCodeCheckOutput, 400: ERROR, 404: ERROR},
+        responses={200: DiscountCodeCheckOutput, **error_responses(400, 404)},
         summary="Check a discount code before the order",
         description=(
             "valid is false with a reason when the code would be refused now. An unknown code "

@@ -39,7 +39,7 @@ class SegmentMembersCsvView(APIView):
     access = {"GET": SEGMENTS}
 
     @extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.STR, description="text/csv")},
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV.")},
         summary="The segment's members as CSV (id, names, e-mail, phone, store, channel)",
     )
     def get(self, request, pk: int):
