@@ -13,6 +13,7 @@ from common.actor import actor_from_request
 from common.idempotency import idempotent
 from common.models import Channel
 from common.permissions import customer_of
+from common.schema import error_response
 from customers.models import Consent, Customer
 from customers.privacy.consents import confirm_consent
 from customers.privacy.erasure import erase_customer
@@ -45,11 +46,14 @@ EXPORT_DESCRIPTION = (
 )
 
 
+ERASED = error_response(409, "The customer's personal data was erased: code already_erased.")
+
+
 class CustomerExportView(APIView):
     access = {"GET": Rule(staff="customers.export_customer")}
 
     @extend_schema(
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 409: ERASED},
         summary="Everything stored about a customer, as JSON",
         description=EXPORT_DESCRIPTION,
     )
@@ -62,7 +66,7 @@ class MyExportView(APIView):
     access = {"GET": OWN}
 
     @extend_schema(
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 409: ERASED},
         summary="Everything stored about me, as JSON",
         description=EXPORT_DESCRIPTION,
     )
