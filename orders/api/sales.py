@@ -10,10 +10,11 @@ from rest_framework.views import APIView
 from common.access import Rule
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
+from common.schema import error_responses
 from customers.discounts import is_well_formed, normalise_code
 from customers.models import Customer
 from inventory.models import Variant
-from orders.api.orders import ERROR, OrderLineCreateInput, OrderLineOutput, actor_for
+from orders.api.orders import OrderLineCreateInput, OrderLineOutput, actor_for
 from orders.services.sales import PaymentMethod, receipt_code, sell_at_till
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
@@ -85,7 +86,7 @@ class SaleCreateView(APIView):
     @extend_schema(
         operation_id="staff_sales_create",
         request=SaleInput,
-        responses={201: SaleOutput, 400: ERROR, 403: ERROR, 409: ERROR},
+        responses={201: SaleOutput, **error_responses(400, 403, 409)},
         summary="A sale at the till of one of my stores (from the shelf)",
         description=(
             "Sells unreserved shelf stock; 409 insufficient_stock names each short line. Without "
