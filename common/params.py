@@ -17,8 +17,9 @@ def parse_near(value: str | None) -> tuple[float, float] | None:
 
 
 def parse_bool(value: str | None, field: str) -> bool | None:
-    """true/false, 1/0, yes/no; absent or empty → None (no filter)."""
-    if value is None or value == "":
+    """true/false, 1/0, yes/no; absent → None (no filter). Given but empty is an error: the
+    published schema says boolean, so a client generated from it never sends that."""
+    if value is None:
         return None
     if value.lower() in ("true", "1", "yes"):
         return True

@@ -65,3 +65,9 @@ def test_products_page_size_is_capped_and_query_count_fixed(web, django_assert_m
         response = web.get("/api/v1/products/?page_size=500")
     assert len(response.json()["results"]) == 100
     assert response.json()["count"] == 115
+
+
+def test_an_empty_boolean_filter_is_a_400_not_no_filter(web, store):
+    response = web.get("/api/v1/stores/", {"pickup": ""})
+    assert response.status_code == 400
+    assert "pickup" in response.json()["errors"]
