@@ -65,6 +65,22 @@ class StoreCodeRelatedField(serializers.SlugRelatedField):
         super().__init__(slug_field="code", queryset=Store.objects.filter(is_active=True), **kwargs)
 
 
+def variants_for_lines(lines: list[dict]) -> list[tuple[Variant, int]]:
+    """[{sku, quantity}] → [(variant, quantity)] in one query; unknown SKUs as per-line errors."""
+    skus = {line["sku"] for line in lines}
+    variants = {
+        v.sku: v
+        for v in Variant.objects.select_related("product").filter(sku__in=skus, is_active=True)
+    }
+    errors = [
+        {} if line["sku"] in variants else {"sku": [f"Unknown SKU '{line['sku']}'."]}
+        for line in lines
+    ]
+    if any(errors):
+        raise serializers.ValidationError(errors)
+    return [(variants[line["sku"]], line["quantity"]) for line in lines]
+
+
 class OrderLineCreateInput(serializers.Serializer):
     sku = serializers.CharField(max_length=32)
     quantity = serializers.IntegerField(min_value=1, max_value=9999)
@@ -123,18 +139,7 @@ class OrderCreateInput(serializers.Serializer):
         return normalise_code(value)
 
     def validate_lines(self, lines):
-        skus = {line["sku"] for line in lines}
-        variants = {
-            v.sku: v
-            for v in Variant.objects.select_related("product").filter(sku__in=skus, is_active=True)
-        }
-        errors = [
-            {} if line["sku"] in variants else {"sku": [f"Unknown SKU '{line['sku']}'."]}
-            for line in lines
-        ]
-        if any(errors):
-            raise serializers.ValidationError(errors)
-        return [(variants[line["sku"]], line["quantity"]) for line in lines]
+        return variants_for_lines(lines)
 
     def validate(self, data):
         request = self.context["request"]

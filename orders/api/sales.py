@@ -13,8 +13,12 @@ from common.input_guard import MAX_ID
 from common.schema import error_responses
 from customers.discounts import is_well_formed, normalise_code
 from customers.models import Customer
-from inventory.models import Variant
-from orders.api.orders import OrderLineCreateInput, OrderLineOutput, actor_for
+from orders.api.orders import (
+    OrderLineCreateInput,
+    OrderLineOutput,
+    actor_for,
+    variants_for_lines,
+)
 from orders.services.sales import PaymentMethod, receipt_code, sell_at_till
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
@@ -40,15 +44,7 @@ class SaleInput(serializers.Serializer):
         return normalise_code(value)
 
     def validate_lines(self, lines):
-        skus = {line["sku"] for line in lines}
-        variants = {v.sku: v for v in Variant.objects.filter(sku__in=skus, is_active=True)}
-        errors = [
-            {} if line["sku"] in variants else {"sku": [f"Unknown SKU '{line['sku']}'."]}
-            for line in lines
-        ]
-        if any(errors):
-            raise serializers.ValidationError(errors)
-        return [(variants[line["sku"]], line["quantity"]) for line in lines]
+        return variants_for_lines(lines)
 
     def validate_store(self, code):
         store = Store.objects.filter(code=code, is_active=True).first()

@@ -1,11 +1,9 @@
 """Two nudge sweeps at the same moment on PostgreSQL: one Nudge row, one message."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from common.actor import Actor
@@ -16,29 +14,9 @@ from orders.services.nudges import send_nudges
 from tests.conftest import requires_postgres
 from tests.factories import CustomerFactory
 from tests.orders.factories_orders import stocked_variant
+from tests.orders.test_reservations_concurrency import run_together
 
 pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*jobs):
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            barrier.wait()
-            results[index] = job()
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def test_two_sweeps_at_once_send_one_nudge(store):
