@@ -1,4 +1,5 @@
-"""The returns counter in a real browser: scan the receipt, see the note, tick, refund."""
+"""The returns counter in a real browser: scan the receipt, see the note, tick, refund (a store
+manager may refund; store staff only receive, tests/orders/test_desk_returns.py)."""
 
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from common.models import Channel
 from customers.services import add_service_note
 from inventory.models import StockItem
 from orders.models import Return, ReturnStatus
+from stores.models import StaffRole
 from tests.browser import Browser
 from tests.factories import CustomerFactory, StoreFactory, VariantFactory, staff_user
 from tests.orders.factories_returns import bought
@@ -31,7 +33,7 @@ def test_counter_return_walk_through(live_server, tmp_path):
         customer=customer, store=berlin, channel=Channel.WEB, lines=[(jacket, 1, "129.00")]
     )
     login = Client()
-    login.force_login(staff_user(hamburg))
+    login.force_login(staff_user(hamburg, role=StaffRole.MANAGER))
     session = login.cookies["sessionid"].value
 
     with Browser() as b:
