@@ -147,6 +147,7 @@ def return_order_submit(request, number: str):
             % {"number": order.number},
             button=_("Yes, return and refund"),
             back=back,
+            details=_return_details(order, lines),
         )
     try:
         return_request, refunds = counter_return(
@@ -270,3 +271,18 @@ urlpatterns = [
     path("returns/<int:pk>/receive/", return_receive, name="return-receive"),
     path("returns/<int:pk>/refund/", return_refund, name="return-refund"),
 ]
+
+
+def _return_details(order, lines: list[ReturnLineRequest]) -> list[str]:
+    """What goes back, line by line, so the confirmation says what will be refunded."""
+    by_id = {line.pk: line for line in order.lines.select_related("variant__product")}
+    details = []
+    for wanted in lines:
+        line = by_id.get(wanted.order_line)
+        if line is None:
+            continue
+        details.append(
+            f"{wanted.quantity} × {line.variant.product.name} ({line.variant.sku}) · "
+            f"{line.unit_price * wanted.quantity} {order.currency}"
+        )
+    return details

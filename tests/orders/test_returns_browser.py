@@ -1,5 +1,5 @@
 """The returns counter in a real browser: scan the receipt, see the note, tick, refund (a store
-manager may refund; store staff only receive, tests/orders/test_desk_returns.py)."""
+manager may refund; store staff only receive, tests/orders/test_returns_desk.py)."""
 
 from decimal import Decimal
 
@@ -48,6 +48,10 @@ def test_counter_return_walk_through(live_server, tmp_path):
         b.eval("document.querySelector('#return-form input[name=line]').checked = true")
         b.eval("document.querySelector(\"select[name^=reason_]\").value = 'defective'")
         b.eval("document.querySelector('#return-form').requestSubmit()")
+        # Refunding cannot be undone: the desk asks first.
+        b.wait_for("document.querySelector('#confirm form')")
+        assert "129" in b.text()
+        b.eval("document.querySelector('#confirm form').requestSubmit()")
         b.wait_for("document.querySelector('.messages .success')")
         message = b.eval("document.querySelector('.messages .success').innerText")
         b.screenshot(tmp_path / "returns-counter.png")
