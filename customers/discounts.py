@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from common.actor import Actor
 from common.errors import ApplicationError, InvalidInput
-from customers.models import Customer, DiscountCode, TimelineKind
+from customers.models import Customer, DiscountCode, Segment, TimelineKind
 from customers.services import record_timeline_event
 from stores.models import Store
 
@@ -38,6 +38,12 @@ class DiscountCodeInvalid(ApplicationError):
     """Unknown, not yet or no longer valid, used up, another customer's, or below its minimum."""
 
     code = "discount_code_invalid"
+
+
+class AlreadyOffered(ApplicationError):
+    """The customer already has a code of this segment's campaign."""
+
+    code = "already_offered"
 
 
 class Reason:
@@ -99,13 +105,15 @@ def issue_discount_code(
     campaign: str = "",
     store: Store | None = None,
     valid_from: datetime | None = None,
+    segment: Segment | None = None,
 ) -> DiscountCode:
     """Issue a new code (8 characters, random) for one customer or, without one, for anyone.
 
     The customer's timeline shows who issued it, where and for which campaign. Raises
     InvalidInput (400, field errors) for percent and amount both or neither given, a percent
     outside (0, 100], an amount or minimum below zero, fewer than one use, a validity that has
-    already ended, or a merged customer record. Nothing is written then.
+    already ended, or a merged customer record. Nothing is written then. With `segment` (a
+    campaign to an audience) raises AlreadyOffered when the customer has this campaign's code.
     """
     now = timezone.now()
     valid_from = valid_from or now
@@ -146,6 +154,7 @@ def issue_discount_code(
                     issued_by_user=actor.user if getattr(actor.user, "pk", None) else None,
                     issued_by_client=actor.client,
                     issued_at_store=store,
+                    segment=segment,
                 )
                 if customer is not None:
                     where = f" in {store.name}" if store else ""
@@ -172,6 +181,15 @@ def issue_discount_code(
                     )
                 return code
         except IntegrityError:
+            if (
+                segment is not None
+                and DiscountCode.objects.filter(
+                    segment=segment, campaign=(campaign or "").strip(), customer=customer
+                ).exists()
+            ):
+                raise AlreadyOffered(
+                    f"{customer} already has a code of campaign '{campaign}'."
+                ) from None
             # 25^8 codes: a collision is rare, drawing again is the cure.
             if attempt == 4:
                 raise

@@ -28,7 +28,7 @@ from django.utils import timezone
 from common import outbox
 from common.notifications import send_email_once
 from common.sms import fit_sms, send_sms_once
-from customers.models import ContactChannel, Customer
+from customers.models import ConsentPurpose, ContactChannel, Customer
 from stores.models import Store
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,14 @@ def channels(customer: Customer) -> list[str]:
     else:
         order = [EMAIL, SMS]
     return [channel for channel in order if address(customer, channel)]
+
+
+def marketing_channels(customer: Customer) -> list[str]:
+    """The channels a marketing message may go by: usable ones with a marketing consent that
+    counts for that channel, preferred first."""
+    from customers.privacy.consents import has_consent
+
+    return [c for c in channels(customer) if has_consent(customer, ConsentPurpose.MARKETING, c)]
 
 
 def local_zone(customer: Customer, store: Store | None = None) -> zoneinfo.ZoneInfo:
@@ -113,7 +121,7 @@ def send_to_customer(
     handler's message waits until they end. `store` is where the message is about (its local
     time counts when the customer has no preferred store); attachments go with the e-mail only.
     """
-    usable = channels(customer)
+    usable = marketing_channels(customer) if marketing else channels(customer)
     if not usable:
         log.info(
             "message %s to customer %s not sent: contact channel %s, no usable address",

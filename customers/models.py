@@ -345,12 +345,27 @@ class DiscountCode(models.Model):
     issued_at_store = models.ForeignKey(
         Store, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    segment = models.ForeignKey(
+        "Segment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="discount_codes",
+        help_text="The audience of the campaign this code was offered in.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("issue_discount_code", "Can issue discount codes")]
         constraints = [
+            # A segment's campaign offers each member one code: running it again (or twice at
+            # once) adds only the members who joined since.
+            models.UniqueConstraint(
+                fields=["segment", "campaign", "customer"],
+                condition=models.Q(segment__isnull=False),
+                name="discount_code_once_per_segment_campaign",
+            ),
             models.CheckConstraint(
                 condition=models.Q(percent__isnull=False, amount__isnull=True)
                 | models.Q(percent__isnull=True, amount__isnull=False),

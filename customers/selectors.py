@@ -1,9 +1,11 @@
 """Reads about customers: the phone desk's look-up and the single customer view."""
 
-from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from collections.abc import Iterable
 
-from customers.messaging import channels
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery, prefetch_related_objects
+
+from customers.messaging import marketing_channels
 from customers.models import Consent, Customer, TimelineEvent, TimelineKind, WishlistItem
 from customers.normalise import normalise_email, normalise_phone
 from inventory.models import Variant
@@ -13,6 +15,20 @@ from stores.selectors import staff_roles
 RECENT_MAX = 50
 
 
+def open_consents() -> Prefetch:
+    """Prefetch of the consents not withdrawn, where consents.current_consents looks first."""
+    return Prefetch(
+        "consents",
+        queryset=Consent.objects.filter(withdrawn_at__isnull=True).order_by("purpose", "channel"),
+        to_attr="open_consents",
+    )
+
+
+def with_open_consents(customers: Iterable[Customer]) -> None:
+    """Read the open consents of many customers in one query (before asking each one's)."""
+    prefetch_related_objects(list(customers), open_consents())
+
+
 def find_customers(
     *, phone: str | None = None, email: str | None = None, q: str | None = None
 ) -> QuerySet[Customer]:
@@ -20,15 +36,7 @@ def find_customers(
     qs = (
         Customer.objects.filter(merged_into__isnull=True)
         .select_related("preferred_store")
-        .prefetch_related(
-            Prefetch(
-                "consents",
-                queryset=Consent.objects.filter(withdrawn_at__isnull=True).order_by(
-                    "purpose", "channel"
-                ),
-                to_attr="open_consents",
-            )
-        )
+        .prefetch_related(open_consents())
     )
     # Contact data left on a merged alias still finds the surviving customer.
     if phone:
@@ -74,15 +82,13 @@ def wishlist_of(customer: Customer) -> QuerySet[WishlistItem]:
 
 
 def may_send_marketing(customer: Customer) -> bool:
-    """May we send this customer a marketing message (a nudge)? The one place that decides, so
-    that per-purpose consents replace the single flag here and nowhere else.
+    """May we send this customer a marketing message (a nudge)? The one place that decides.
 
-    A merged alias, a customer who wants no contact or has no address we can use (e-mail or a
-    mobile number, customers.messaging) gets none.
+    Only by a channel with a marketing consent that counts (e-mail: confirmed by the link; SMS:
+    given) and an address we can use; a merged alias or a customer who wants no contact gets
+    none. customers.messaging sends a marketing message by the first such channel.
     """
-    return bool(
-        customer.marketing_consent and customer.merged_into_id is None and channels(customer)
-    )
+    return customer.merged_into_id is None and bool(marketing_channels(customer))
 
 
 def wishlist_items_for_nudges(*, since) -> QuerySet[WishlistItem]:

@@ -15,5 +15,6 @@ urlpatterns = [
         segments.SegmentMembersCsvView.as_view(),
         name="segment-members-csv",
     ),
+    path("staff/campaigns/<str:tag>/", segments.CampaignView.as_view(), name="campaign"),
     path("staff/search/", search.StaffSearchView.as_view(), name="staff-search"),
 ]

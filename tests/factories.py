@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from common.auth import create_api_client_key
@@ -125,12 +126,29 @@ class VariantFactory(DjangoModelFactory):
 class CustomerFactory(DjangoModelFactory):
     class Meta:
         model = Customer
+        skip_postgeneration_save = True
 
     first_name = factory.Faker("first_name", locale="de_DE")
     last_name = factory.Faker("last_name", locale="de_DE")
     email = factory.Sequence(lambda n: f"kunde{n}@example.de")
     phone = factory.Sequence(lambda n: f"+4930{5000000 + n}")
     source_channel = Channel.WEB
+
+    @factory.post_generation
+    def confirmed_marketing_email(obj, create, extracted, **kwargs):
+        """`marketing_consent=True` is what a confirmed consent to marketing e-mail leaves on the
+        record (customers.privacy.consents), so a factory customer with it has that consent."""
+        if create and obj.marketing_consent and obj.email:
+            from customers.models import Consent
+
+            at = obj.marketing_consent_at or timezone.now()
+            Consent.objects.get_or_create(
+                customer=obj,
+                purpose="marketing",
+                channel="email",
+                withdrawn_at=None,
+                defaults={"source": obj.source_channel, "given_at": at, "confirmed_at": at},
+            )
 
 
 def api_client_with_key(

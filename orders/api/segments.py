@@ -1,4 +1,5 @@
-"""Segments for managers: the rules with today's member count, and the members as CSV."""
+"""Segments for managers: the rules with today's member count, the members as CSV, and a
+campaign followed from the poster to the sale."""
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -11,6 +12,7 @@ from rest_framework.views import APIView
 
 from common.access import Rule
 from customers.models import Segment
+from orders.selectors.campaigns import campaign_funnel
 from orders.selectors.segments import members_csv, segment_members
 
 SEGMENTS = Rule(staff="customers.change_segment")
@@ -49,3 +51,27 @@ class SegmentMembersCsvView(APIView):
             f'attachment; filename="{slugify(segment.name) or "segment"}-members.csv"'
         )
         return response
+
+
+class CampaignOutput(serializers.Serializer):
+    campaign = serializers.CharField()
+    touchpoints = serializers.IntegerField(help_text="Visits and views carrying the tag.")
+    customers_reached = serializers.IntegerField()
+    codes_issued = serializers.IntegerField()
+    redemptions = serializers.IntegerField()
+    redemptions_by_channel = serializers.DictField(child=serializers.IntegerField())
+    discount_given = serializers.DecimalField(max_digits=12, decimal_places=2)
+    revenue = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="Totals of the orders that spent a code."
+    )
+
+
+class CampaignView(APIView):
+    """A tag on touchpoints (the QR poster) and on codes: each step up to the sale."""
+
+    access = {"GET": SEGMENTS}
+
+    @extend_schema(responses=CampaignOutput, summary="A campaign from the poster to the sale")
+    def get(self, request, tag: str):
+        funnel = campaign_funnel(tag.strip())
+        return Response(CampaignOutput(funnel).data)

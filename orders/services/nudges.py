@@ -30,7 +30,12 @@ from customers.models import (
     TimelineEvent,
     TimelineKind,
 )
-from customers.selectors import may_send_marketing, wishlist_items_for_nudges
+from customers.selectors import (
+    may_send_marketing,
+    open_consents,
+    wishlist_items_for_nudges,
+    with_open_consents,
+)
 from customers.services import record_timeline_event
 from inventory.models import Variant
 from inventory.selectors import availability
@@ -262,12 +267,14 @@ def send_nudges(
     now = now or timezone.now()
     threshold = settings.OMNIS_NUDGE_LOW_STOCK if threshold is None else threshold
     week = nudge_week(now)
+    found = [
+        *_listed(now=now, lookback_days=lookback_days),
+        *_viewed_again(now=now, days=viewed_days),
+    ]
+    with_open_consents(c.customer for c in found)
     candidates = [
         c
-        for c in [
-            *_listed(now=now, lookback_days=lookback_days),
-            *_viewed_again(now=now, days=viewed_days),
-        ]
+        for c in found
         if may_send_marketing(c.customer)
         and (at_local_time is None or _is_send_time(c.customer, now, at_local_time))
     ]
@@ -309,7 +316,9 @@ def nudge_segment(
     week = nudge_week(now)
     members = [
         m
-        for m in segment_members(segment).select_related("preferred_store")
+        for m in segment_members(segment)
+        .select_related("preferred_store")
+        .prefetch_related(open_consents())
         if may_send_marketing(m)
     ]
     stock = StockCounter(

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from common import outbox
 from customers.messaging import send_to_customer
-from customers.models import Customer, Nudge, WishlistItem
+from customers.models import Customer, DiscountCode, Nudge, WishlistItem
 from stores.models import Store
 
 
@@ -74,4 +74,23 @@ def send_low_stock_nudge(item_id: int, store_id: int, available: int, week: str)
             "available": available,
         },
         store=store,
+    )
+
+
+@outbox.handler("orders.send_discount_offer")
+def send_discount_offer(code_id: int) -> bool:
+    """A segment campaign's code to its customer (marketing: consent and quiet hours count)."""
+    code = (
+        DiscountCode.objects.select_related("customer", "issued_at_store")
+        .filter(pk=code_id, customer__isnull=False)
+        .first()
+    )
+    if code is None:
+        return False
+    return send_marketing_message(
+        customer=code.customer,
+        key=f"discount-offer:{code.pk}",
+        template="discount_offer",
+        context={"code": code, "store": code.issued_at_store},
+        store=code.issued_at_store,
     )

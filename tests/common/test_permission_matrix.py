@@ -166,6 +166,7 @@ def world(db):
         "discount-codes/<str:code>/": {"code": code.code},
         "consents/confirm/<str:token>/": {"token": consent_token},
         "segments/<int:pk>/": {"pk": segment.pk},
+        "staff/campaigns/<str:tag>/": {"tag": "WINTER"},
         "till/receipt/<str:number>/": {"number": purchase.number},
         "transfers/<int:transfer_id>/": {"transfer_id": sent_from_here.pk},
     }

@@ -11,6 +11,7 @@ from django.utils import timezone
 from common.actor import Actor
 from common.models import Channel, OutboxMessage
 from customers.models import Nudge, NudgeReason, Segment, TimelineEvent
+from customers.privacy.consents import update_consents
 from customers.services import add_to_wishlist, record_touchpoint
 from orders.services.nudges import nudge_segment, send_nudges
 from tests.factories import CustomerFactory, ProductFactory, VariantFactory, WarehouseFactory
@@ -206,9 +207,48 @@ def test_by_sms_for_a_customer_who_chose_it(store, monkeypatch):
     noon = datetime(2026, 12, 4, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     monkeypatch.setattr(timezone, "now", lambda: noon)
     ben = viewer(None, email=None, phone="+4915112345678", contact_channel="sms")
+    update_consents(
+        actor=WEB, customer=ben, changes=[{"purpose": "marketing", "channel": "sms", "given": True}]
+    )
     view(ben, m, days_ago=2)
     view(ben, m, days_ago=1)
     assert nudges() == 1
     assert mail.outbox == []
     [text] = [message["text"] for message in sms.outbox]
     assert text.startswith("Omnis: only one left of") and "you looked at online" in text
+
+
+def _noon_with_jacket(store, monkeypatch):
+    warehouse = WarehouseFactory()
+    m, _ = jacket(store)
+    stocked(m, warehouse, 1)
+    noon = datetime(2026, 12, 4, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    monkeypatch.setattr(timezone, "now", lambda: noon)
+    return m
+
+
+def test_sms_preferred_but_consent_only_by_email_gets_the_nudge_by_email(store, monkeypatch):
+    from common import sms
+
+    m = _noon_with_jacket(store, monkeypatch)
+    eva = viewer(None, phone="+4915112345679", contact_channel="sms")
+    view(eva, m, days_ago=2)
+    view(eva, m, days_ago=1)
+    assert nudges() == 1
+    assert sms.outbox == []
+    assert [message.to for message in mail.outbox] == [[eva.email]]
+
+
+def test_no_marketing_consent_for_any_usable_channel_means_no_nudge(store, monkeypatch):
+    from common import sms
+
+    m = _noon_with_jacket(store, monkeypatch)
+    # Agreed to marketing e-mail once, but has no e-mail address now; nothing for SMS.
+    tom = viewer(None, email=None, phone="+4915112345670", contact_channel="sms")
+    tom.marketing_consent = True
+    tom.save()
+    view(tom, m, days_ago=2)
+    view(tom, m, days_ago=1)
+    assert nudges() == 0
+    assert sms.outbox == [] and mail.outbox == []
+    assert not Nudge.objects.exists()
