@@ -19,6 +19,7 @@ from common.actor import Actor
 from common.models import Channel, OutboxMessage, OutboxStatus, SentNotification
 from customers import messaging
 from customers.models import Customer
+from customers.privacy.consents import update_consents
 from customers.services import add_to_wishlist
 from orders.models import Order
 from orders.services.nudges import send_low_stock_nudges
@@ -294,6 +295,12 @@ class TestQuietHours:
     def nudge(self, store, **customer):
         shoes = stocked_variant(store, 1)
         anna = CustomerFactory(**({"marketing_consent": True, "preferred_store": store} | customer))
+        if anna.contact_channel == "sms":
+            update_consents(
+                actor=Actor(channel=Channel.PHONE),
+                customer=anna,
+                changes=[{"purpose": "marketing", "channel": "sms", "given": True}],
+            )
         add_to_wishlist(actor=Actor(channel=Channel.APP), customer=anna, variant=shoes)
         with committed():
             assert send_low_stock_nudges() == 1
