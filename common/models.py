@@ -7,15 +7,16 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from common.history import audited
 
 
 class Channel(models.TextChoices):
-    WEB = "web", "Webshop"
-    APP = "app", "App"
-    PHONE = "phone", "Phone desk"
-    STORE = "store", "Store"
+    WEB = "web", _("Webshop")
+    APP = "app", _("App")
+    PHONE = "phone", _("Phone desk")
+    STORE = "store", _("Store")
 
 
 class TimeStampedModel(models.Model):

@@ -1,5 +1,6 @@
 """Customer endpoints: find-or-create, the phone desk's look-up, notes, touchpoints, timeline, wishlist."""
 
+from django.conf import settings
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -91,6 +92,7 @@ class CustomerOutput(serializers.ModelSerializer):
             "sizes",
             "favourite_categories",
             "contact_channel",
+            "language",
             "marketing_consent",
             "marketing_consent_at",
             "consents",
@@ -138,6 +140,11 @@ class CustomerCreateInput(serializers.Serializer):
     postcode = serializers.CharField(required=False, allow_blank=True, max_length=10)
     sizes = serializers.DictField(child=serializers.CharField(max_length=20), required=False)
     contact_channel = serializers.ChoiceField(choices=ContactChannel.choices, required=False)
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text="The language of every e-mail and SMS to the customer (default de).",
+    )
     marketing_consent = serializers.BooleanField(
         required=False,
         help_text="Shorthand for the consent to marketing by e-mail (double opt-in applies).",

@@ -6,6 +6,8 @@
   reservations and returns on /me/ and staff on the timeline).
 - One template name per message: `emails/<name>.{subject.txt,txt,html}` for e-mail and
   `sms/<name>.txt` for SMS (one SMS: 160 GSM-7 characters, see `common.sms.fit_sms`).
+- In the customer's language (`Customer.language`): the whole message, its dates (in the store's
+  time zone) and amounts, is rendered inside `translation.override`.
 - One key per message and channel: the e-mail is sent once under the message's key, the SMS once
   under `<key>:sms`.
 - Quiet hours: a marketing SMS is not sent between OMNIS_SMS_QUIET_FROM and OMNIS_SMS_QUIET_UNTIL
@@ -23,7 +25,7 @@ from datetime import datetime, time, timedelta
 import phonenumbers
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from common import outbox
 from common.notifications import send_email_once
@@ -132,6 +134,17 @@ def send_to_customer(
         return False
     channel = usable[0]
     context = {"customer": customer, **context}
+    with translation.override(language_of(customer)):
+        return _send(customer, channel, template, key, context, marketing, store, attachments, now)
+
+
+def language_of(customer: Customer) -> str:
+    """The customer's language, if the deployment still speaks it; else the default."""
+    known = {code for code, _ in settings.LANGUAGES}
+    return customer.language if customer.language in known else settings.LANGUAGE_CODE
+
+
+def _send(customer, channel, template, key, context, marketing, store, attachments, now) -> bool:
     if channel == SMS:
         if marketing:
             until = quiet_until(now or timezone.now(), local_zone(customer, store))

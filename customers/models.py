@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from common.history import audited
 from common.models import ApiClient, Channel, TimeStampedModel
@@ -13,10 +14,15 @@ from stores.models import Store
 
 
 class ContactChannel(models.TextChoices):
-    EMAIL = "email", "E-mail"
-    SMS = "sms", "SMS"
-    PHONE = "phone", "Phone call"
-    NONE = "none", "No contact"
+    EMAIL = "email", _("E-mail")
+    SMS = "sms", _("SMS")
+    PHONE = "phone", _("Phone call")
+    NONE = "none", _("No contact")
+
+
+def default_language() -> str:
+    """A new customer hears from us in the deployment's language until they choose another."""
+    return settings.LANGUAGE_CODE
 
 
 class Customer(TimeStampedModel):
@@ -50,6 +56,8 @@ class Customer(TimeStampedModel):
     contact_channel = models.CharField(
         max_length=10, choices=ContactChannel.choices, default=ContactChannel.EMAIL
     )
+    # Every e-mail and SMS to the customer is written in this language (settings.LANGUAGES).
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default=default_language)
     marketing_consent = models.BooleanField(default=False)
     marketing_consent_at = models.DateTimeField(null=True, blank=True)
     marketing_consent_source = models.CharField(max_length=10, choices=Channel.choices, blank=True)
@@ -402,15 +410,15 @@ class DiscountCode(models.Model):
 
 
 class ConsentPurpose(models.TextChoices):
-    MARKETING = "marketing", "Marketing (offers, nudges)"
-    NEWSLETTER = "newsletter", "Newsletter"
-    PROFILING = "profiling", "Personalisation from what was viewed and bought"
+    MARKETING = "marketing", _("Marketing (offers, nudges)")
+    NEWSLETTER = "newsletter", _("Newsletter")
+    PROFILING = "profiling", _("Personalisation from what was viewed and bought")
 
 
 class ConsentChannel(models.TextChoices):
-    EMAIL = "email", "E-mail"
-    SMS = "sms", "SMS"
-    PHONE = "phone", "Phone call"
+    EMAIL = "email", _("E-mail")
+    SMS = "sms", _("SMS")
+    PHONE = "phone", _("Phone call")
 
 
 # Advertising by e-mail counts only once the address's owner clicked the link sent to it.

@@ -206,6 +206,7 @@ PROFILE_FIELDS = {
     "sizes",
     "favourite_categories",
     "contact_channel",
+    "language",
     "marketing_consent",
     "consents",
 }

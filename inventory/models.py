@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from common.models import ApiClient, TimeStampedModel
 from inventory.validators import sku_validator, validate_ean13
@@ -181,10 +182,10 @@ class SafetyStockChange(models.Model):
 
 
 class TransferStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested (stock held at source)"
-    IN_TRANSIT = "in_transit", "In transit"
-    RECEIVED = "received", "Received"
-    CANCELLED = "cancelled", "Cancelled"
+    REQUESTED = "requested", _("Requested (stock held at source)")
+    IN_TRANSIT = "in_transit", _("In transit")
+    RECEIVED = "received", _("Received")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Transfer(TimeStampedModel):

@@ -3,6 +3,7 @@ import socket
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from common import sms, webhooks
@@ -44,6 +45,32 @@ def token_client(key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
+
+
+def _speak(monkeypatch, language: str):
+    # Set on the settings themselves, not through override_settings: that would hide
+    # SETTINGS_MODULE from code that reads it (seed_demo's refusal to run in production).
+    monkeypatch.setattr(settings, "LANGUAGE_CODE", language)
+    with translation.override(language):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _english(request, monkeypatch):
+    """The suite's assertions are written in English: each test runs as an English-speaking
+    deployment (desk and admin without a language cookie, new customers, messages) unless it
+    takes the `german` fixture, the retailer's real default (config/settings/base.py)."""
+    if "german" in request.fixturenames:
+        yield
+    else:
+        yield from _speak(monkeypatch, "en")
+
+
+@pytest.fixture
+def german(monkeypatch):
+    """The deployment as the retailer runs it: German unless the user or customer asks for
+    English."""
+    yield from _speak(monkeypatch, "de")
 
 
 @pytest.fixture(autouse=True)

@@ -44,6 +44,9 @@ MIDDLEWARE = [
     # Static files (admin, API docs) served by the web process itself: no CDN, no extra server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The desk and the admin speak the user's language (cookie, then Accept-Language, else German);
+    # the API always English (common.locale). After sessions, before CommonMiddleware.
+    "common.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     # NUL, unpaired surrogates and ids beyond 64 bits: 400/404 before any view (common.input_guard).
     "common.input_guard.RefuseUnstorableInput",
@@ -71,6 +74,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -177,7 +181,14 @@ if env("REDIS_URL", default=""):
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-LANGUAGE_CODE = "en"
+# German for the retailer's staff and customers; English on request (the desk's language
+# switcher, a customer's `language`). The API's messages stay English (docs/api.md).
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="de")
+LANGUAGES = [("de", "Deutsch"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date, time and date-with-time format per language (config/formats/<lang>/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
+API_LANGUAGE = "en"
 TIME_ZONE = "Europe/Berlin"
 USE_I18N = True
 USE_TZ = True

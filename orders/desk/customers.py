@@ -15,6 +15,7 @@ from common.actor import Actor
 from common.errors import ApplicationError
 from common.models import Channel
 from customers.services import add_service_note
+from orders.desk.errors import desk_error
 from orders.selectors.customer_page import customer_for_page, customer_page
 from stores.models import Store
 from stores.selectors import is_service_agent, store_ids_for_staff
@@ -92,7 +93,7 @@ def customer_add_note(request, customer_id: int):
             for problem in problems:
                 form.add_error(field if field in form.fields else None, str(problem))
         if not exc.errors:
-            form.add_error(None, exc.detail)
+            form.add_error(None, desk_error(exc))
         return _render(request, customer, form, status=400)
     messages.success(request, _("Note saved: every channel sees it now."))
     return redirect(reverse("desk:customer", args=[customer.pk]) + "#notes")

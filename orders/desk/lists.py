@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from common.access import desk_rule
@@ -17,6 +18,7 @@ from customers.selectors import find_customers, wishlist_of
 from customers.services import add_to_wishlist
 from inventory.models import Variant
 from inventory.selectors import availability
+from orders.desk.errors import desk_error
 from stores.models import Store
 from stores.selectors import store_ids_for_staff
 
@@ -66,7 +68,7 @@ def add_to_shared_list(request, customer_id: int):
         Variant.objects.filter(is_active=True, ean=code).first()
     )
     if variant is None:
-        messages.error(request, f"No product with SKU or barcode '{code}'.")
+        messages.error(request, _("No product with SKU or barcode “%(code)s”.") % {"code": code})
         return redirect(back)
     try:
         add_to_wishlist(
@@ -77,10 +79,12 @@ def add_to_shared_list(request, customer_id: int):
             store=_my_store(request),
         )
     except ApplicationError as exc:
-        messages.error(request, exc.detail)
+        messages.error(request, desk_error(exc))
     else:
         messages.success(
-            request, f"Added {variant.label} to {customer.full_name or customer}'s list."
+            request,
+            _("Added %(item)s to the list of %(customer)s.")
+            % {"item": variant.label, "customer": customer.full_name or customer},
         )
     return redirect(back)
 

@@ -14,6 +14,7 @@ from common.actor import Actor
 from common.errors import ApplicationError
 from common.models import Channel
 from orders.desk.confirm import confirmed
+from orders.desk.errors import desk_error
 from orders.models.orders import Fulfilment, Order, OrderStatus
 from orders.selectors.orders import order_by_number, orders_for_staff
 from orders.services import orders as services
@@ -65,10 +66,12 @@ def mark_ready(request, number: str):
             actor=Actor(user=request.user, channel=Channel.STORE), order=order
         )
     except ApplicationError as exc:
-        messages.error(request, f"{order.number}: {exc.detail}")
+        messages.error(request, f"{order.number}: {desk_error(exc)}")
     else:
         messages.success(
-            request, f"{order.number} is ready; the customer has been sent the pickup code."
+            request,
+            _("%(number)s is ready; the customer has been sent the pickup code.")
+            % {"number": order.number},
         )
     return _back(request)
 
@@ -84,9 +87,9 @@ def hand_over(request, number: str):
             pickup_code=request.POST.get("pickup_code", ""),
         )
     except ApplicationError as exc:
-        messages.error(request, f"{order.number}: {exc.detail}")
+        messages.error(request, f"{order.number}: {desk_error(exc)}")
     else:
-        messages.success(request, f"{order.number} handed over.")
+        messages.success(request, _("%(number)s handed over.") % {"number": order.number})
     return _back(request)
 
 
@@ -150,7 +153,7 @@ def cancel(request, number: str):
                     reason=reason,
                 )
             except ApplicationError as exc:
-                error = exc.detail
+                error = desk_error(exc)
             else:
                 messages.success(
                     request,

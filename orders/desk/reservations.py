@@ -15,11 +15,13 @@ from django.views.decorators.http import require_POST
 from common.access import desk_rule
 from common.actor import Actor
 from common.errors import ApplicationError
+from common.formatting import local_datetime
 from common.models import Channel
 from customers.normalise import normalise_phone
 from customers.selectors import find_customers
 from inventory.models import Variant
 from orders.desk.confirm import confirm_page, confirmed
+from orders.desk.errors import desk_error, english
 from orders.desk.numbers import MAX_QUANTITY, object_id, whole_number
 from orders.models import Reservation
 from orders.selectors.reservations import (
@@ -42,12 +44,16 @@ from stores.selectors import can_act_on_store, is_service_agent, store_ids_for_s
 
 
 def _error_text(exc: ApplicationError) -> str:
-    parts = [exc.detail]
-    for field, problems in exc.errors.items():
-        parts.append(f"{field}: {' '.join(str(p) for p in problems)}")
+    parts = [desk_error(exc)]
+    if english():
+        for field, problems in exc.errors.items():
+            parts.append(f"{field}: {' '.join(str(p) for p in problems)}")
     for line in exc.extra.get("lines", []):
         if "available" in line:
-            parts.append(f"{line['sku']} at {line['store']}: {line['available']} available")
+            parts.append(
+                _("%(sku)s at %(store)s: %(available)s available")
+                % {"sku": line["sku"], "store": line["store"], "available": line["available"]}
+            )
     return " ".join(parts)
 
 
@@ -113,7 +119,8 @@ def _deadline(value: str, store) -> datetime | None:
         naive = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidReservation(
-            "Invalid deadline.", errors={"expires_at": [f"'{value}' is not a date and time."]}
+            _("Invalid deadline."),
+            errors={"expires_at": [_("“%(value)s” is not a date and time.") % {"value": value}]},
         )
     return naive.replace(tzinfo=store.zone) if timezone.is_naive(naive) else naive
 
@@ -129,19 +136,21 @@ def phone_desk_reserve(request):
     store = reservation_stores_for(request.user).filter(code=post.get("store", "")).first()
     variant = Variant.objects.select_related("product").filter(sku=post.get("sku", "")).first()
     if store is None or variant is None:
-        messages.error(request, "Choose a product and a store you may reserve in.")
+        messages.error(request, _("Choose a product and a store you may reserve in."))
         return redirect(back)
     customer = None
     if post.get("customer"):
         customer_id = object_id(post["customer"])
         customer = customer_for_desk(customer_id) if customer_id else None
         if customer is None:
-            messages.error(request, "That customer no longer exists.")
+            messages.error(request, _("That customer no longer exists."))
             return redirect(back)
     quantity = whole_number(post.get("quantity", "1"), minimum=1, maximum=MAX_QUANTITY)
     if quantity is None:
         messages.error(
-            request, f"Not reserved. The quantity must be a whole number from 1 to {MAX_QUANTITY}."
+            request,
+            _("Not reserved. The quantity must be a whole number from 1 to %(max)s.")
+            % {"max": MAX_QUANTITY},
         )
         return redirect(back)
     try:
@@ -163,14 +172,23 @@ def phone_desk_reserve(request):
             note=post.get("note", "")[:500],
         )
     except ApplicationError as exc:
-        messages.error(request, f"Not reserved. {_error_text(exc)}")
+        messages.error(request, _("Not reserved. %(why)s") % {"why": _error_text(exc)})
         return redirect(back)
-    deadline = timezone.localtime(reservation.expires_at, store.zone)
     messages.success(
         request,
-        f"Reservation {reservation.pk}: {quantity} × {variant.label} ({variant.sku}) held at "
-        f"{store.code} {store.name} for {reservation.customer} until "
-        f"{deadline:%a %d.%m.%Y %H:%M}. The confirmation e-mail is on its way.",
+        _(
+            "Reservation %(id)s: %(quantity)s × %(item)s (%(sku)s) held at %(store)s for "
+            "%(customer)s until %(until)s. The confirmation e-mail is on its way."
+        )
+        % {
+            "id": reservation.pk,
+            "quantity": quantity,
+            "item": variant.label,
+            "sku": variant.sku,
+            "store": f"{store.code} {store.name}",
+            "customer": reservation.customer,
+            "until": local_datetime(reservation.expires_at, store.zone),
+        },
     )
     return redirect(_back_to_phone_desk({"phone": post.get("phone", "")}))
 
@@ -193,7 +211,9 @@ def store_reservations(request):
 def _acting_on(request, pk: int) -> Reservation | None:
     reservation = get_object_or_404(Reservation.objects.select_related("store"), pk=pk)
     if not can_act_on_store(request.user, reservation.store):
-        messages.error(request, f"Reservation {pk} is in a store you do not work in.")
+        messages.error(
+            request, _("Reservation %(id)s is in a store you do not work in.") % {"id": pk}
+        )
         return None
     return reservation
 
@@ -217,10 +237,12 @@ def collect(request, pk: int):
                 actor=Actor(user=request.user, channel=Channel.STORE), reservation=reservation
             )
         except ApplicationError as exc:
-            messages.error(request, f"Not collected. {_error_text(exc)}")
+            messages.error(request, _("Not collected. %(why)s") % {"why": _error_text(exc)})
         else:
             messages.success(
-                request, f"Reservation {pk} collected: sale {reservation.order.number}."
+                request,
+                _("Reservation %(id)s collected: sale %(number)s.")
+                % {"id": pk, "number": reservation.order.number},
             )
     return redirect("desk:store-reservations")
 
@@ -246,9 +268,11 @@ def release(request, pk: int):
                 note="Released at the store desk",
             )
         except ApplicationError as exc:
-            messages.error(request, f"Not released. {_error_text(exc)}")
+            messages.error(request, _("Not released. %(why)s") % {"why": _error_text(exc)})
         else:
-            messages.success(request, f"Reservation {pk} released: the items are back on sale.")
+            messages.success(
+                request, _("Reservation %(id)s released: the items are back on sale.") % {"id": pk}
+            )
     return redirect("desk:store-reservations")
 
 

@@ -14,9 +14,11 @@ from django.views.decorators.http import require_POST
 from common.access import desk_rule
 from common.actor import Actor
 from common.errors import ApplicationError
+from common.formatting import money
 from common.models import Channel
 from customers.services import store_credit_balance
 from orders.desk.confirm import confirm_page, confirmed
+from orders.desk.errors import desk_error, english
 from orders.desk.numbers import MAX_QUANTITY, object_id, whole_number
 from orders.models import LineCondition, Order, RefundMethod, Return, ReturnReason, ReturnStatus
 from orders.selectors.returns import (
@@ -38,7 +40,9 @@ from stores.selectors import store_ids_for_staff
 
 
 def _error_text(exc: ApplicationError) -> str:
-    parts = [exc.detail]
+    parts = [desk_error(exc)]
+    if not english():
+        return " ".join(parts)
     for field, problems in exc.errors.items():
         for problem in problems:
             if isinstance(problem, dict):
@@ -117,7 +121,7 @@ def return_order_submit(request, number: str):
     stores = {store.code: store for store in _counter_stores(request.user)}
     store = stores.get(request.POST.get("store", ""))
     if store is None:
-        messages.error(request, "Choose one of your stores that takes returns.")
+        messages.error(request, _("Choose one of your stores that takes returns."))
         return redirect(back)
     lines: list[ReturnLineRequest] = []
     conditions: list[str] = []
@@ -125,7 +129,10 @@ def return_order_submit(request, number: str):
         pk = object_id(raw)
         quantity = whole_number(request.POST.get(f"quantity_{pk}", "1"), minimum=1)
         if pk is None or quantity is None:
-            messages.error(request, f"Quantities are whole numbers from 1 to {MAX_QUANTITY}.")
+            messages.error(
+                request,
+                _("Quantities are whole numbers from 1 to %(max)s.") % {"max": MAX_QUANTITY},
+            )
             return redirect(back)
         lines.append(
             ReturnLineRequest(
@@ -137,7 +144,7 @@ def return_order_submit(request, number: str):
         )
         conditions.append(request.POST.get(f"condition_{pk}", ""))
     if not lines:
-        messages.error(request, "Tick at least one line to return.")
+        messages.error(request, _("Tick at least one line to return."))
         return redirect(back)
     if request.user.has_perm("orders.refund_return") and not confirmed(request):
         return confirm_page(
@@ -166,8 +173,8 @@ def return_order_submit(request, number: str):
     if not refunds:
         messages.success(
             request,
-            f"Return {return_request.number} received at {return_request.store.code}. "
-            "A manager refunds it (your role may not).",
+            _("Return %(number)s received at %(store)s. A manager refunds it (your role may not).")
+            % {"number": return_request.number, "store": return_request.store.code},
         )
         return redirect(back)
     messages.success(request, _refund_message(return_request, refunds, order.currency))
@@ -176,22 +183,27 @@ def return_order_submit(request, number: str):
 
 def _refund_message(return_request: Return, refunds, currency: str) -> str:
     total = sum((r.amount for r in refunds), Decimal("0.00"))
-    how = " and ".join(
-        f"{r.amount} {currency} "
-        + ("to the original payment" if r.method == RefundMethod.ORIGINAL else "as store credit")
-        + (
-            ""
-            if r.method != RefundMethod.ORIGINAL
-            else f" (ref. {r.provider_reference})"
-            if r.provider_reference
-            else " (on its way through the payment service)"
-        )
-        for r in refunds
-    )
-    return (
-        f"Return {return_request.number} received at {return_request.store.code}. "
-        f"Refunded {total} {currency}: {how}."
-    )
+    how = _(" and ").join(_refund_part(r, currency) for r in refunds)
+    return _("Return %(number)s received at %(store)s. Refunded %(total)s: %(how)s.") % {
+        "number": return_request.number,
+        "store": return_request.store.code,
+        "total": money(total, currency),
+        "how": how,
+    }
+
+
+def _refund_part(refund, currency: str) -> str:
+    amount = money(refund.amount, currency)
+    if refund.method != RefundMethod.ORIGINAL:
+        return _("%(amount)s as store credit") % {"amount": amount}
+    if refund.provider_reference:
+        return _("%(amount)s to the original payment (ref. %(ref)s)") % {
+            "amount": amount,
+            "ref": refund.provider_reference,
+        }
+    return _("%(amount)s to the original payment (on its way through the payment service)") % {
+        "amount": amount
+    }
 
 
 @desk_rule()
@@ -199,7 +211,7 @@ def return_detail(request, pk: int):
     """An announced return at one of my stores: receive it (conditions per line) and refund."""
     return_request = get_object_or_404(return_with_details(), pk=pk)
     if return_request.store_id not in store_ids_for_staff(request.user):
-        messages.error(request, "This return arrives at a store you do not work in.")
+        messages.error(request, _("This return arrives at a store you do not work in."))
         return redirect("desk:returns")
     return render(
         request,
@@ -226,7 +238,7 @@ def return_receive(request, pk: int):
     except ApplicationError as exc:
         messages.error(request, _error_text(exc))
         return redirect(back)
-    messages.success(request, f"Return {return_request.number} received.")
+    messages.success(request, _("Return %(number)s received.") % {"number": return_request.number})
     return redirect(back)
 
 
@@ -283,6 +295,6 @@ def _return_details(order, lines: list[ReturnLineRequest]) -> list[str]:
             continue
         details.append(
             f"{wanted.quantity} × {line.variant.product.name} ({line.variant.sku}) · "
-            f"{line.unit_price * wanted.quantity} {order.currency}"
+            f"{money(line.unit_price * wanted.quantity, order.currency)}"
         )
     return details

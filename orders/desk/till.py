@@ -25,6 +25,7 @@ from customers.selectors import find_customers
 from customers.services import is_walk_in
 from inventory.exceptions import InsufficientStock
 from inventory.models import Variant
+from orders.desk.errors import desk_error
 from orders.desk.numbers import MAX_QUANTITY, object_id, whole_number
 from orders.models.orders import Fulfilment, Order
 from orders.services.sales import PaymentMethod, receipt_code, sell_at_till
@@ -147,7 +148,7 @@ def _sale_errors(exc: ApplicationError) -> dict[str, str]:
             elif problem:
                 flat.append(str(problem))
         errors[key] = " ".join(flat)
-    return errors or {"lines": exc.detail}
+    return errors or {"lines": desk_error(exc)}
 
 
 @desk_rule("orders.add_order")

@@ -15,6 +15,7 @@ from common.errors import ApplicationError
 from common.models import Channel
 from inventory.models import Transfer, TransferStatus
 from inventory.services.transfers import dispatch_transfer, receive_transfer
+from orders.desk.errors import desk_error
 from stores.selectors import store_ids_for_staff
 
 
@@ -71,7 +72,8 @@ def dispatch(request, transfer_id: int):
         dispatch_transfer(actor=Actor(user=request.user, channel=Channel.STORE), transfer=transfer)
     except ApplicationError as exc:
         messages.error(
-            request, _("Transfer %(id)s not sent: %(why)s") % {"id": transfer.pk, "why": exc.detail}
+            request,
+            _("Transfer %(id)s not sent: %(why)s") % {"id": transfer.pk, "why": desk_error(exc)},
         )
     else:
         messages.success(
@@ -91,7 +93,8 @@ def receive(request, transfer_id: int):
     except ApplicationError as exc:
         messages.error(
             request,
-            _("Transfer %(id)s not received: %(why)s") % {"id": transfer.pk, "why": exc.detail},
+            _("Transfer %(id)s not received: %(why)s")
+            % {"id": transfer.pk, "why": desk_error(exc)},
         )
     else:
         waiting = [o.number for o in transfer.orders.all()]

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from common.models import ApiClient, Channel, TimeStampedModel
 from customers.models import Customer
@@ -12,25 +13,25 @@ from stores.models import Store
 
 
 class OrderStatus(models.TextChoices):
-    PLACED = "placed", "Placed"
-    READY_FOR_PICKUP = "ready_for_pickup", "Ready for pickup"
-    COLLECTED = "collected", "Collected"
-    SHIPPED = "shipped", "Shipped"
-    DELIVERED = "delivered", "Delivered"
-    CANCELLED = "cancelled", "Cancelled"
+    PLACED = "placed", _("Placed")
+    READY_FOR_PICKUP = "ready_for_pickup", _("Ready for pickup")
+    COLLECTED = "collected", _("Collected")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Fulfilment(models.TextChoices):
-    PICKUP = "pickup", "Click & collect"
-    DELIVERY = "delivery", "Home delivery"
-    COUNTER = "counter", "Sold at the counter"
+    PICKUP = "pickup", _("Click & collect")
+    DELIVERY = "delivery", _("Home delivery")
+    COUNTER = "counter", _("Sold at the counter")
 
 
 class PaymentStatus(models.TextChoices):
-    PAID = "paid", "Paid"
-    PAY_AT_PICKUP = "pay_at_pickup", "Pay at pickup"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-    REFUNDED = "refunded", "Refunded"
+    PAID = "paid", _("Paid")
+    PAY_AT_PICKUP = "pay_at_pickup", _("Pay at pickup")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
 
 
 # Order number prefix per channel: W-000123 (web), A- (app), P- (phone), S- (store).

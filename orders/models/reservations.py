@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from common.models import ApiClient, Channel, TimeStampedModel
 from customers.models import Customer
@@ -12,14 +13,14 @@ from stores.models import Store
 
 
 class ReservationStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    COLLECTED = "collected", "Collected"
-    RELEASED = "released", "Released"
+    ACTIVE = "active", _("Active")
+    COLLECTED = "collected", _("Collected")
+    RELEASED = "released", _("Released")
 
 
 class ReleaseReason(models.TextChoices):
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
 
 
 class Reservation(TimeStampedModel):

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from common.history import audited
 from common.models import ApiClient, Channel, TimeStampedModel
@@ -12,41 +13,41 @@ from stores.models import Store
 
 
 class ReturnStatus(models.TextChoices):
-    REQUESTED = "requested", "Requested"
-    RECEIVED = "received", "Received"
-    REFUNDED = "refunded", "Refunded"
-    REJECTED = "rejected", "Rejected"
+    REQUESTED = "requested", _("Requested")
+    RECEIVED = "received", _("Received")
+    REFUNDED = "refunded", _("Refunded")
+    REJECTED = "rejected", _("Rejected")
 
 
 class ReturnMethod(models.TextChoices):
-    STORE = "store", "At a store counter"
-    MAIL = "mail", "By mail to the warehouse"
+    STORE = "store", _("At a store counter")
+    MAIL = "mail", _("By mail to the warehouse")
 
 
 class ReturnReason(models.TextChoices):
-    TOO_SMALL = "too_small", "Too small"
-    TOO_LARGE = "too_large", "Too large"
-    NOT_AS_DESCRIBED = "not_as_described", "Not as described"
-    DEFECTIVE = "defective", "Defective"
-    WRONG_ITEM = "wrong_item", "Wrong item delivered"
-    CHANGED_MIND = "changed_mind", "Changed mind"
-    OTHER = "other", "Other"
+    TOO_SMALL = "too_small", _("Too small")
+    TOO_LARGE = "too_large", _("Too large")
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described")
+    DEFECTIVE = "defective", _("Defective")
+    WRONG_ITEM = "wrong_item", _("Wrong item delivered")
+    CHANGED_MIND = "changed_mind", _("Changed mind")
+    OTHER = "other", _("Other")
 
 
 class LineCondition(models.TextChoices):
-    RESELLABLE = "resellable", "Resellable"
-    DAMAGED = "damaged", "Damaged"
+    RESELLABLE = "resellable", _("Resellable")
+    DAMAGED = "damaged", _("Damaged")
 
 
 class RefundMethod(models.TextChoices):
-    ORIGINAL = "original", "Original payment"
-    STORE_CREDIT = "store_credit", "Store credit"
+    ORIGINAL = "original", _("Original payment")
+    STORE_CREDIT = "store_credit", _("Store credit")
 
 
 class RefundStatus(models.TextChoices):
-    PENDING = "pending", "Pending at the payment service"
-    PAID = "paid", "Paid back"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending at the payment service")
+    PAID = "paid", _("Paid back")
+    FAILED = "failed", _("Failed")
 
 
 class Return(TimeStampedModel):

@@ -333,8 +333,8 @@ class TestOrderApi:
             )
         assert response.status_code == 201, response.json()
         assert (response.json()["discount"], response.json()["total"]) == ("10.00", "49.70")
-        assert "Discount: -10.00 EUR" in mail.outbox[-1].body
-        assert "Total: 49.70 EUR" in mail.outbox[-1].body
+        assert "Discount: -€10.00" in mail.outbox[-1].body
+        assert "Total: €49.70" in mail.outbox[-1].body
 
         before = Order.objects.count()
         again = web.post(

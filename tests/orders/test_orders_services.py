@@ -462,7 +462,7 @@ class TestCancel:
         assert item(variant, store).reserved == 0
         # The cancellation, then the refund once the payment service has paid it back.
         assert "cancelled" in mail.outbox[-2].subject
-        assert mail.outbox[-1].subject == f"Refund of 39.80 EUR for your order {order.number}"
+        assert mail.outbox[-1].subject == f"Refund of €39.80 for your order {order.number}"
         with pytest.raises(IllegalTransition):
             services.cancel_order(actor=web_actor(), order=order)
         assert_ledger_consistent()

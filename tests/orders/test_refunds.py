@@ -165,7 +165,7 @@ def test_a_provider_failing_after_commit_leaves_the_refund_pending_until_a_retry
     assert {key for key, _ in provider.calls} == {f"omnis-refund-{refund.pk}"}
     assert len(provider.calls) == 3 and len(provider.paid) == 1
     assert order.payment_status == PaymentStatus.REFUNDED
-    assert refund_mails() == [f"Refund of 30.00 EUR for your return {r.number}"]
+    assert refund_mails() == [f"Refund of €30.00 for your return {r.number}"]
 
 
 def test_after_the_last_attempt_the_refund_is_failed_and_a_manager_can_retry_it(
@@ -212,7 +212,7 @@ def test_cancelling_a_paid_click_and_collect_order_refunds_it_in_full(store, pro
     assert refunds_of(order) == [("original", Decimal("39.80"), "paid")]
     assert order.payment_status == PaymentStatus.REFUNDED
     assert len(provider.calls) == 1
-    assert refund_mails() == [f"Refund of 39.80 EUR for your order {order.number}"]
+    assert refund_mails() == [f"Refund of €39.80 for your order {order.number}"]
 
 
 def test_a_cancelled_order_paid_partly_with_store_credit_gives_each_part_back_its_way(

@@ -146,7 +146,7 @@ def test_journey_3_a_complicated_return(web, phone_desk):
     )
     subjects = [m.subject for m in mail.outbox]
     assert f"Your return {announced['number']} has arrived" in subjects
-    assert f"Refund of 129.00 EUR for your return {announced['number']}" in subjects
+    assert f"Refund of €129.00 for your return {announced['number']}" in subjects
     assert_ledger_consistent()
 
 

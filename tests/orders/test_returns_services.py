@@ -325,7 +325,7 @@ class TestRefund:
         assert r.status == ReturnStatus.REFUNDED and r.lines.get().refund_amount == Decimal("60.00")
         assert order.payment_status == PaymentStatus.PARTIALLY_REFUNDED
         assert TimelineEvent.objects.filter(kind=TimelineKind.REFUND_ISSUED).count() == 1
-        assert mail.outbox[-1].subject == f"Refund of 60.00 EUR for your return {r.number}"
+        assert mail.outbox[-1].subject == f"Refund of €60.00 for your return {r.number}"
 
     def test_cash_sales_are_paid_back_in_cash(self, store, shirt):
         order = bought(store=store, lines=[(shirt, 1, "30.00")], payment_method="cash")

@@ -93,7 +93,7 @@ class TestPickupDeadline:
         monkeypatch.setattr(timezone, "now", lambda: FRIDAY_BEFORE_DST)
         ready = ready_order_now(store, order)
         assert ready.pickup_deadline == datetime(2026, 3, 31, 20, 0, tzinfo=BERLIN)
-        assert "Tuesday, 31 March 2026" in mail.outbox[-1].body
+        assert "31 Mar 2026, 20:00" in mail.outbox[-1].body
 
     def test_the_sweep_cancels_at_closing_time_of_the_last_day_not_before(self, store, monkeypatch):
         store.pickup_window_days = 3
