@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from common.formatting import money
 from common.history import audited
 from common.models import ApiClient, Channel, TimeStampedModel
 from customers.normalise import normalise_email, normalise_phone
@@ -406,7 +407,7 @@ class DiscountCode(models.Model):
 
     @property
     def value_label(self) -> str:
-        return f"{self.percent.normalize():f} %" if self.percent is not None else f"{self.amount}"
+        return f"{self.percent.normalize():f} %" if self.percent is not None else money(self.amount)
 
 
 class ConsentPurpose(models.TextChoices):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0008_timeline_size_filter'),
+        ('customers', '0009_segment_code_campaigns'),
     ]
 
     operations = [
