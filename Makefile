@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format worker beat bench install migrate seed clean prod
+.PHONY: run test lint format worker beat bench install migrate seed clean prod messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ prod: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start --port $(PORT)
+
+# Texts for translation (docs/operations.md, Languages): needs GNU gettext. Commit .po and .mo.
+messages: install
+	$(BIN)/python manage.py makemessages -l de -l en --ignore=.venv --ignore=tests --ignore=bench --no-obsolete
+	$(BIN)/python manage.py compilemessages -l de -l en --ignore=.venv
 
 worker: install
 	$(BIN)/celery -A config worker --loglevel=info
