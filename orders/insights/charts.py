@@ -3,6 +3,7 @@ and offered as CSV, so the picture and the download always show the same figures
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from pygal.style import Style
 
+SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 STYLE = Style(
     background="white",
     plot_background="white",
@@ -229,7 +231,8 @@ def svg(table: Table) -> str:
         drawn = DRAWN.get(table.name, len(table.columns) - 1)
         for i, column in enumerate(table.columns[1 : drawn + 1], start=1):
             chart.add(column, [None if r[i] is None else float(r[i]) for r in table.rows])
-    return chart.render(is_unicode=True, disable_xml_declaration=True)
+    drawing = chart.render(is_unicode=True, disable_xml_declaration=True)
+    return SCRIPT.sub("", drawing)  # pygal's config script: only its tooltips would use it
 
 
 def as_csv(table: Table) -> str:
