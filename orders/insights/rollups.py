@@ -18,17 +18,22 @@ per day, and CustomerFigure counts them for each day, ISO week and month. Journe
 customer's sequence of touchpoints within a calendar month (JourneyFigure).
 """
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
+from time import time_ns
 from typing import NamedTuple
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import TimelineKind
 from customers.services import WALK_IN_EMAIL
 from orders.models import CustomerFigure, JourneyFigure, PeriodGrain
+
+log = logging.getLogger(__name__)
 
 # Lower edges (minutes) of the histogram buckets and their widths, in order.
 BUCKET_STEPS = ((0, 5), (60, 15), (240, 60), (1440, 360))
@@ -245,7 +250,7 @@ def refresh_day(day: date) -> None:
                 "(day, week, month, figure, store_id, detail, tally, amount) "
                 f"SELECT %s, %s, %s, '{f.name}', {f.store}, {f.detail}, COUNT(*), "
                 f"COALESCE({f.amount}, 0) {f.source.format(w=window)} "
-                f"GROUP BY {f.store}, {f.detail}",
+                "GROUP BY 5, 6",  # store and detail, by position (a detail may be a constant)
                 [*dates, _dt(start), _dt(end)],
             )
         cursor.execute("DELETE FROM orders_customerday WHERE day = %s", [dates[0]])
@@ -374,7 +379,26 @@ def refresh(
     for month in sorted({month_of(d) for d in days}):
         refresh_customer_period(PeriodGrain.MONTH, month)
         refresh_journeys(month)
+    new_generation()
     return len(days)
+
+
+GENERATION_KEY = "insights:generation"
+
+
+def new_generation() -> None:
+    """Pages cache what they drew under the rollups' generation: a refresh starts a new one."""
+    try:
+        cache.set(GENERATION_KEY, time_ns(), None)
+    except Exception:  # noqa: BLE001 - a cache outage only costs the pages their shortcut
+        log.warning("Could not start a new insights generation in the cache", exc_info=True)
+
+
+def generation() -> int:
+    try:
+        return cache.get(GENERATION_KEY, 0)
+    except Exception:  # noqa: BLE001
+        return 0
 
 
 def refresh_recent(today: date | None = None) -> int:
