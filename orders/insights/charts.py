@@ -213,6 +213,7 @@ def svg(table: Table) -> str:
         "no_data_text": str(_("No data")),
         "print_values": False,
         "truncate_label": -1,
+        "truncate_legend": -1,
         "x_label_rotation": 30 if len(table.rows) > 8 else 0,
         "show_minor_x_labels": len(table.rows) <= 16,
         "x_labels_major_every": max(len(table.rows) // 8, 1),

@@ -401,6 +401,17 @@ def generation() -> int:
         return 0
 
 
+def refresh_all(*, max_days: int = 400) -> int:
+    """Count every day from the first timeline entry (at most `max_days` back) to today: for a
+    new installation and the demo retailer."""
+    from customers.models import TimelineEvent
+
+    today = timezone.localdate()
+    oldest = TimelineEvent.objects.order_by("at").values_list("at", flat=True).first()
+    first = timezone.localtime(oldest).date() if oldest else today
+    return refresh(max(first, today - timedelta(days=max_days - 1)), today)
+
+
 def refresh_recent(today: date | None = None) -> int:
     """What the periodic task does: the last REFRESH_DAYS days up to today."""
     today = today or timezone.localdate()
