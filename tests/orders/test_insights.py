@@ -271,3 +271,20 @@ def test_journeys_api(day):
         }
     ]
     assert api.get("/api/v1/insights/journeys/", {"limit": 0}).status_code == 400
+
+
+def test_the_kpis_take_the_same_queries_for_a_day_or_a_year(day):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = token_client(issue_user_token(staff_user(day.berlin, role=StaffRole.MANAGER)))
+    counts = []
+    for query in (
+        {"from": DAY, "to": DAY, "period": "day"},
+        {"from": DAY - timedelta(days=365), "to": DAY, "period": "month"},
+        {"from": DAY - timedelta(days=120), "to": DAY, "period": "day", "store": "BER-01"},
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get("/api/v1/insights/kpis/", query).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] == counts[2] - 1  # the store's code is looked up
