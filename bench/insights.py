@@ -131,6 +131,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server", default=DEFAULT_SERVER)
     parser.add_argument("--database", default="omnis_insights_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time a database kept by --keep; generate nothing"
+    )
     return parser.parse_args()
 
 
@@ -242,7 +245,16 @@ def latency(client, url: str, calls: int) -> tuple[float, float, float]:
 def main() -> None:
     args = parse_args()
     print(f"Database {args.database} on {args.server} (scale {args.scale})", flush=True)
-    django_on_fresh_database(args.server, args.database)
+    if args.reuse:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        os.environ["DATABASE_URL"] = f"{args.server}/{args.database}"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+        os.environ["DJANGO_DEBUG"] = "0"
+        import django
+
+        django.setup()
+    else:
+        django_on_fresh_database(args.server, args.database)
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
@@ -251,8 +263,12 @@ def main() -> None:
     from orders.insights import rollups
 
     timings: list = []
-    print("Generating", flush=True)
-    first, last = generate(args, timings)
+    if args.reuse:
+        last = date.today()
+        first = last - timedelta(days=args.days - 1)
+    else:
+        print("Generating", flush=True)
+        first, last = generate(args, timings)
     print("Rollups", flush=True)
     timed(
         f"full rebuild ({args.days} days)",
@@ -266,7 +282,9 @@ def main() -> None:
     )
 
     setup_test_environment()
-    user = get_user_model().objects.create_superuser("bench-manager", "m@example.com", "x")
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-manager", defaults={"is_superuser": True, "is_staff": True}
+    )
     client = Client()
     client.force_login(user)
     from stores.models import Store

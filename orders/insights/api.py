@@ -1,6 +1,6 @@
 """GET /api/v1/insights/kpis/ and /api/v1/insights/journeys/: the managers' figures as JSON."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.urls import path
 from django.utils import timezone
@@ -19,6 +19,8 @@ from stores.models import Store
 INSIGHTS = Rule(staff="orders.see_insights", scope="store")
 DEFAULT_DAYS = {"day": 30, "week": 12 * 7, "month": 365}
 MAX_JOURNEYS = 100
+# Dates a retailer's figures can have; beyond them the calendar arithmetic would overflow.
+EARLIEST, LATEST = date(2000, 1, 1), date(2199, 12, 31)
 
 
 class DateRangeQuery(serializers.Serializer):
@@ -28,6 +30,8 @@ class DateRangeQuery(serializers.Serializer):
 
     def validate(self, attrs):
         attrs["to"] = attrs.get("to") or timezone.localdate()
+        if attrs["to"] < EARLIEST:
+            raise serializers.ValidationError({"to": [f"Between {EARLIEST} and {LATEST}."]})
         first = self.initial_data.get("from")
         if first:
             try:
@@ -37,6 +41,9 @@ class DateRangeQuery(serializers.Serializer):
         else:
             days = DEFAULT_DAYS.get(attrs.get("period"), self.default_days)
             attrs["from"] = attrs["to"] - timedelta(days=days - 1)
+        for name in ("to", "from"):
+            if not EARLIEST <= attrs[name] <= LATEST:
+                raise serializers.ValidationError({name: [f"Between {EARLIEST} and {LATEST}."]})
         if attrs["from"] > attrs["to"]:
             raise serializers.ValidationError({"from": ["Must not be after `to`."]})
         return attrs

@@ -319,6 +319,9 @@ STEP_OF_KIND = {
 }
 PICKUP_KINDS = (TimelineKind.ORDER_COLLECTED, TimelineKind.RESERVATION_COLLECTED)
 MAX_STEPS = 6
+# Paths kept per month: the long tail of paths taken once is not what a manager reads, and it
+# would make a quarter's top list sum millions of rows.
+KEEP_PATHS = 1000
 STEP_SEPARATOR = ">"
 
 
@@ -361,7 +364,10 @@ def refresh_journeys(month: date) -> None:
     with transaction.atomic():
         JourneyFigure.objects.filter(month=month).delete()
         JourneyFigure.objects.bulk_create(
-            [JourneyFigure(month=month, path=p, customers=n) for p, n in counts.items()],
+            [
+                JourneyFigure(month=month, path=p, customers=n)
+                for p, n in counts.most_common(KEEP_PATHS)
+            ],
             batch_size=2000,
         )
 

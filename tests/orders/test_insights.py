@@ -236,6 +236,9 @@ class TestKpisApi:
             ({"from": "yesterday"}, "from"),
             ({"store": "XXX-99"}, "store"),
             ({"from": "2020-01-01", "to": "2026-01-01", "period": "day"}, "to"),
+            ({"to": "9999-12-31", "period": "month"}, "to"),
+            ({"to": "0001-01-01"}, "to"),
+            ({"from": "0001-01-01", "to": "2026-01-01"}, "from"),
         ],
     )
     def test_bad_filters_are_a_400_naming_the_field(self, day, query, field):
