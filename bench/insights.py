@@ -253,6 +253,9 @@ def main() -> None:
         import django
 
         django.setup()
+        from django.core.management import call_command as migrate_first
+
+        migrate_first("migrate", verbosity=0, interactive=False)
     else:
         django_on_fresh_database(args.server, args.database)
     from django.contrib.auth import get_user_model
@@ -270,11 +273,18 @@ def main() -> None:
         print("Generating", flush=True)
         first, last = generate(args, timings)
     print("Rollups", flush=True)
-    timed(
-        f"full rebuild ({args.days} days)",
-        timings,
-        lambda: call_command("rebuild_insights", "--from", str(first), "--to", str(last)),
-    )
+    if args.reuse:
+        timed(
+            f"whole-retailer sums ({args.days} days)",
+            timings,
+            lambda: rollups.sum_whole_retailer(first, last),
+        )
+    else:
+        timed(
+            f"full rebuild ({args.days} days)",
+            timings,
+            lambda: call_command("rebuild_insights", "--from", str(first), "--to", str(last)),
+        )
     timed(
         f"periodic refresh (last {rollups.REFRESH_DAYS} days)",
         timings,

@@ -247,11 +247,11 @@ def refresh_day(day: date) -> None:
             window = f"{f.column} >= %s AND {f.column} < %s"
             cursor.execute(
                 "INSERT INTO orders_dailyfigure "
-                "(day, week, month, figure, store_id, detail, tally, amount) "
+                "(day, week, month, figure, store_id, detail, tally, amount, whole_retailer) "
                 f"SELECT %s, %s, %s, '{f.name}', {f.store}, {f.detail}, COUNT(*), "
-                f"COALESCE({f.amount}, 0) {f.source.format(w=window)} "
+                f"COALESCE({f.amount}, 0), %s {f.source.format(w=window)} "
                 "GROUP BY 5, 6",  # store and detail, by position (a detail may be a constant)
-                [*dates, _dt(start), _dt(end)],
+                [*dates, False, _dt(start), _dt(end)],
             )
         cursor.execute("DELETE FROM orders_customerday WHERE day = %s", [dates[0]])
         kinds = list(STEP_OF_KIND)
@@ -385,8 +385,26 @@ def refresh(
     for month in sorted({month_of(d) for d in days}):
         refresh_customer_period(PeriodGrain.MONTH, month)
         refresh_journeys(month)
+    sum_whole_retailer(first, last)
     new_generation()
     return len(days)
+
+
+def sum_whole_retailer(first: date, last: date) -> None:
+    """The retailer's rows of the days from `first` to `last`: the stores' rows summed."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM orders_dailyfigure WHERE whole_retailer = %s AND day >= %s AND day <= %s",
+            [True, _d(first), _d(last)],
+        )
+        cursor.execute(
+            "INSERT INTO orders_dailyfigure "
+            "(day, week, month, figure, store_id, detail, tally, amount, whole_retailer) "
+            "SELECT day, week, month, figure, NULL, detail, SUM(tally), SUM(amount), %s "
+            "FROM orders_dailyfigure WHERE whole_retailer = %s AND day >= %s AND day <= %s "
+            "GROUP BY day, week, month, figure, detail",
+            [True, False, _d(first), _d(last)],
+        )
 
 
 GENERATION_KEY = "insights:generation"

@@ -175,8 +175,10 @@ def kpis(*, period: str, first: date, last: date, store_ids: set[int] | None) ->
     starts = period_starts(period, first, last)
     first, last = starts[0], period_end(period, starts[-1])
     figures = DailyFigure.objects.filter(day__gte=first, day__lte=last)
-    if store_ids is not None:
-        figures = figures.filter(store_id__in=sorted(store_ids))
+    if store_ids is None:
+        figures = figures.filter(whole_retailer=True)
+    else:
+        figures = figures.filter(whole_retailer=False, store_id__in=sorted(store_ids))
     sums: dict[date, dict] = defaultdict(dict)
     for row in (
         figures.values(period, "figure", "detail")

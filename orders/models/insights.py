@@ -55,10 +55,16 @@ class DailyFigure(models.Model):
     detail = models.CharField(max_length=40, blank=True)
     tally = models.BigIntegerField(default=0)
     amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    whole_retailer = models.BooleanField(
+        default=False,
+        help_text="The sum over every store (and what has no store), so the retailer's figures "
+        "read one row per figure and day instead of one per store.",
+    )
 
     class Meta:
         permissions = [("see_insights", "Can see the omnichannel insights")]
         indexes = [
+            models.Index(fields=["whole_retailer", "day"], name="daily_figure_whole_day_idx"),
             models.Index(fields=["day", "store"], name="daily_figure_day_store_idx"),
             models.Index(fields=["store", "day"], name="daily_figure_store_day_idx"),
         ]
