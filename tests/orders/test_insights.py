@@ -291,3 +291,34 @@ def test_the_kpis_take_the_same_queries_for_a_day_or_a_year(day):
             assert api.get("/api/v1/insights/kpis/", query).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1] == counts[2] - 1  # the store's code is looked up
+
+
+def test_the_periodic_task_counts_the_last_days(day):
+    from django.utils import timezone
+
+    from orders.tasks.insights import refresh_insights
+
+    Order.objects.filter(pk=day.o3.pk).update(created_at=timezone.now())
+    assert refresh_insights() == rollups.REFRESH_DAYS
+    today = timezone.localdate()
+    (row,) = selectors.kpis(period="day", first=today, last=today, store_ids=None)
+    assert row["orders"] == 1
+
+
+def test_the_rebuild_command(day):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    DailyFigure.objects.all().delete()
+    out, err = StringIO(), StringIO()
+    call_command(
+        "rebuild_insights", "--from", "2026-03-09", "--to", "2026-03-10", stdout=out, stderr=err
+    )
+    assert "2 day(s) from 2026-03-09 to 2026-03-10 counted" in out.getvalue()
+    assert "days" in err.getvalue()  # the progress bar
+    assert figures()["orders"] == 6
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("rebuild_insights", "--from", "March")
+    with pytest.raises(CommandError, match="after"):
+        call_command("rebuild_insights", "--from", "2026-03-11", "--to", "2026-03-10")
