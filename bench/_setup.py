@@ -12,8 +12,8 @@ def django_on_fresh_database(server: str, name: str) -> None:
     """Drop and create `name` on `server`, point Django at it, migrate. Never the dev database."""
     import psycopg
 
-    if not name.startswith("omnis_bench"):
-        raise SystemExit("Benchmarks only use databases named omnis_bench…")
+    if not (name.startswith("omnis_bench") or name.endswith("_bench")):
+        raise SystemExit("Benchmarks only use databases named omnis_bench… or …_bench")
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

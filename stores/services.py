@@ -61,6 +61,7 @@ MANAGER_PERMISSIONS = (
     "customers.add_segment",
     "customers.change_segment",
     "customers.delete_segment",
+    "orders.see_insights",
 )
 ROLE_PERMISSIONS = {
     StaffRole.STORE_STAFF: STORE_STAFF_PERMISSIONS,

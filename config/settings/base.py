@@ -371,6 +371,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.refunds.flag_overdue_refunds",
         "schedule": crontab(minute="*/15"),
     },
+    # The insights' daily rollups: the last days counted again (manage.py rebuild_insights for
+    # older periods).
+    "refresh-insights": {
+        "task": "orders.tasks.insights.refresh_insights",
+        "schedule": env.float("OMNIS_INSIGHTS_REFRESH_SECONDS", default=900.0),
+    },
     "check-stock-ledger": {
         "task": "inventory.tasks.check_stock_ledger",
         "schedule": crontab(hour=3, minute=40),

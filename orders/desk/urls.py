@@ -2,6 +2,7 @@ from django.urls import path
 
 from orders.desk import customers, lists, orders, reservations, returns, search, till, transfers
 from orders.desk.home import desk_home
+from orders.insights import desk as insights
 
 app_name = "desk"
 urlpatterns = [
@@ -14,4 +15,5 @@ urlpatterns = [
     *customers.urlpatterns,
     *till.urlpatterns,
     *transfers.urlpatterns,
+    *insights.urlpatterns,
 ]

@@ -1,4 +1,13 @@
 from orders.models.discounts import DiscountRedemption
+from orders.models.insights import (
+    CustomerDay,
+    CustomerFigure,
+    DailyFigure,
+    JourneyFigure,
+    PeriodGrain,
+    RefusalKind,
+    StockRefusal,
+)
 from orders.models.orders import (
     Fulfilment,
     Order,
@@ -28,6 +37,13 @@ from orders.models.returns import (
 )
 
 __all__ = [
+    "CustomerDay",
+    "CustomerFigure",
+    "DailyFigure",
+    "JourneyFigure",
+    "PeriodGrain",
+    "RefusalKind",
+    "StockRefusal",
     "DiscountRedemption",
     "Fulfilment",
     "LineCondition",

@@ -148,7 +148,12 @@ class Order(TimeStampedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["customer", "-created_at"], name="order_customer_created_idx")
+            models.Index(fields=["customer", "-created_at"], name="order_customer_created_idx"),
+            # The insights' daily rollups read orders by the day they became ready, were
+            # collected or cancelled.
+            models.Index(fields=["ready_at"], name="order_ready_at_idx"),
+            models.Index(fields=["collected_at"], name="order_collected_at_idx"),
+            models.Index(fields=["cancelled_at"], name="order_cancelled_at_idx"),
         ]
 
     def __str__(self) -> str:

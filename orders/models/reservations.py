@@ -65,7 +65,10 @@ class Reservation(TimeStampedModel):
     class Meta:
         ordering = ["expires_at", "id"]
         indexes = [
-            models.Index(fields=["status", "expires_at"], name="reservation_status_expiry_idx")
+            models.Index(fields=["status", "expires_at"], name="reservation_status_expiry_idx"),
+            # The insights' daily rollups read holds by the day they were collected or released.
+            models.Index(fields=["collected_at"], name="reservation_collected_at_idx"),
+            models.Index(fields=["released_at"], name="reservation_released_at_idx"),
         ]
 
     def __str__(self) -> str:

@@ -37,6 +37,7 @@ from orders.exceptions import (
     OrderConflict,
     WrongPickupCode,
 )
+from orders.models.insights import RefusalKind
 from orders.models.orders import (
     NUMBER_PREFIX,
     Fulfilment,
@@ -49,6 +50,7 @@ from orders.models.orders import (
 )
 from orders.selectors.orders import available_by_store, shipping_warehouses
 from orders.services import discounts, refunds
+from orders.services.refusals import records_stock_refusals
 from stores.models import Store
 from stores.selectors import pickup_deadline
 
@@ -306,6 +308,9 @@ def _reserve_for_pickup(*, actor: Actor, order: Order, order_lines: list[OrderLi
     order.save(update_fields=["transfer", "updated_at"])
 
 
+@records_stock_refusals(
+    RefusalKind.ORDER, lambda kw: kw.get("pickup_store") or kw.get("shipping_store")
+)
 @retry_when_busy
 def place_order(
     *,

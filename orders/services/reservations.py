@@ -38,6 +38,8 @@ from orders.models import (
     ReservationStatus,
     ReservationStatusChange,
 )
+from orders.models.insights import RefusalKind
+from orders.services.refusals import records_stock_refusals
 from stores.models import Store
 from stores.selectors import opening_spans
 
@@ -225,6 +227,7 @@ def _check_customer_details(details: dict[str, Any], errors: dict) -> None:
         errors["customer"] = ["Give a customer, or a phone number or e-mail address."]
 
 
+@records_stock_refusals(RefusalKind.RESERVATION, lambda kw: kw.get("store"))
 @retry_when_busy
 @transaction.atomic
 def reserve_for_customer(

@@ -23,8 +23,10 @@ from customers.services import (
 )
 from inventory import services as stock
 from inventory.models import CauseType, Variant
+from orders.models.insights import RefusalKind
 from orders.models.orders import Order
 from orders.services.orders import _check_lines, create_counter_sale
+from orders.services.refusals import records_stock_refusals
 from stores.models import Store
 
 
@@ -40,6 +42,7 @@ def receipt_code(order: Order) -> str:
     return order.number
 
 
+@records_stock_refusals(RefusalKind.SALE, lambda kw: kw.get("store"))
 @retry_when_busy
 def sell_at_till(
     *,

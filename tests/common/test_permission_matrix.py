@@ -169,6 +169,7 @@ def world(db):
         "staff/campaigns/<str:tag>/": {"tag": "WINTER"},
         "till/receipt/<str:number>/": {"number": purchase.number},
         "transfers/<int:transfer_id>/": {"transfer_id": sent_from_here.pk},
+        "insights/": {"chart": "orders_by_channel"},
     }
     return World(callers=callers, users=users, kwargs=kwargs)
 

@@ -19,6 +19,7 @@ from customers.models import Customer
 from inventory.demo import CATEGORIES, JOURNEY_SKUS, seed_catalogue, seed_stock
 from inventory.models import Product, StockItem, Variant
 from orders.demo import seed_orders
+from orders.insights.rollups import refresh_all
 from stores.demo import TRADE_CENTRE, WAREHOUSE, seed_stores
 from stores.models import StaffRole, Store
 from stores.services import create_or_update_staff, ensure_staff_groups
@@ -128,6 +129,9 @@ class Command(BaseCommand):
 
         step("Orders, reservations and returns")
         seed_orders(stdout=self.stdout)
+
+        step("Insights (the demo's days counted)")
+        refresh_all()
 
         if not quiet:
             self._summary(keys, time.monotonic() - started)
