@@ -97,19 +97,30 @@ def enqueue(topic: str, payload: dict | None = None, *, key: str | None = None) 
     index decides, so two concurrent writers cannot both add it). Returns the message's id
     (None with a key: whether it was written is known only after commit).
     """
-    if topic not in _HANDLERS:
-        raise LookupError(f"No outbox handler for topic '{topic}'.")
-    message = OutboxMessage(
-        topic=topic, payload=payload or {}, key=key, next_attempt_at=timezone.now()
-    )
+    message = new_message(topic, payload, key=key)
     if key is None:
         message.save(force_insert=True)
-        message_id = message.pk
-    else:
-        OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
-        message_id = None  # looked up after commit: bulk_create cannot say whether it inserted
-    transaction.on_commit(lambda: _after_commit(message_id, key))
-    return message_id
+        written(message)
+        return message.pk
+    OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
+    # Looked up after commit: bulk_create cannot say whether it inserted.
+    transaction.on_commit(lambda: _after_commit(None, key))
+    return None
+
+
+def new_message(topic: str, payload: dict | None = None, *, key: str | None = None):
+    """The unsaved row of a side effect, for a service that writes it together with its other
+    rows (common.rows.insert_rows); call `written` with it once it is saved."""
+    if topic not in _HANDLERS:
+        raise LookupError(f"No outbox handler for topic '{topic}'.")
+    return OutboxMessage(
+        topic=topic, payload=payload or {}, key=key, next_attempt_at=timezone.now()
+    )
+
+
+def written(message: OutboxMessage) -> None:
+    """The message row is saved in the caller's transaction: carry it out after commit."""
+    transaction.on_commit(lambda: _after_commit(message.pk, None))
 
 
 # --- after commit ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from common.permissions import (
     is_channel_client,
     is_staff_user,
 )
+from common.rows import as_prefetched
 from common.schema import error_responses
 from customers.discounts import is_well_formed, normalise_code
 from customers.models import Customer
@@ -52,7 +53,8 @@ def actor_for(request, channel: str | None = None) -> Actor:
     user = request.user
     if is_channel_client(user):
         return Actor(client=user.api_client, channel=channel or user.api_client.channel)
-    if customer_of(user) is not None:
+    # Staff first: the memberships are already known from the access check.
+    if not is_staff_user(user) and customer_of(user) is not None:
         return Actor(user=user, channel=channel or Channel.WEB)
     return Actor(user=user, channel=channel or Channel.STORE)
 
@@ -346,7 +348,9 @@ def _visible_order(request, number: str) -> Order:
 
 
 def _staff_order(request, number: str, *, store_of: str) -> Order:
-    order = _detail(number)
+    order = selectors.order_to_act_on(number)
+    if order is None:
+        raise Http404
     store_id = getattr(order, f"{store_of}_id")
     if store_id not in store_ids_for_staff(request.user):
         raise PermissionDenied("This order belongs to a store you do not work in.")
@@ -391,7 +395,8 @@ class OrderCreateView(APIView):
             store_credit_amount=values.get("store_credit"),
             discount_code=values.get("discount_code") or None,
         )
-        return Response(_reloaded(order), status=status.HTTP_201_CREATED)
+        # The service hands back what it wrote (lines, history): answered without a read-back.
+        return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
 
 
 class OrderDetailView(APIView):
@@ -508,13 +513,15 @@ class StaffOrderHandOverView(APIView):
         data = HandOverInput(data=request.data)
         data.is_valid(raise_exception=True)
         lines = data.validated_data.get("lines")
-        services.hand_over(
+        order = services.hand_over(
             actor=actor_for(request),
             order=order,
             pickup_code=data.validated_data["pickup_code"],
             lines=None if lines is None else [(ln["order_line"], ln["quantity"]) for ln in lines],
         )
-        return Response(_reloaded(order))
+        # Lines and refunds come back from the service; only the history is read.
+        as_prefetched(order, history=selectors.order_history(order))
+        return Response(OrderOutput(order).data)
 
 
 class StaffOrderShipView(APIView):
