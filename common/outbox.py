@@ -4,8 +4,9 @@ A service writes each side effect (a customer message, a webhook, a call to the 
 as an `OutboxMessage` row with `enqueue()`, inside its own transaction: the change and the promise
 to act on it commit together or not at all. After commit a relay carries the row out:
 
-- with a broker (`CELERY_BROKER_URL`), an on_commit kick queues `relay_outbox_messages`; if the
-  broker cannot be reached the request still succeeds and the row waits for the sweep;
+- with a broker (`CELERY_BROKER_URL`), a kick queues `relay_outbox_messages` once the response
+  has been sent (at commit when no request is running); if the broker cannot be reached the
+  request has succeeded anyway and the row waits for the sweep;
 - without one (the embedded default), the rows are carried out in-process after the response has
   been sent (or at once when no request is running: commands, tests, tasks), never inside the
   request's transaction;
@@ -139,7 +140,7 @@ def _start_request(**kwargs) -> None:
 def _finish_request(**kwargs) -> None:
     deferred, _local.deferred = getattr(_local, "deferred", None), None
     if deferred:
-        relay(deferred)
+        _carry_out(deferred)
 
 
 # The response has gone out when request_finished fires (WSGI closes it after sending the body).
@@ -156,19 +157,25 @@ def _after_commit(message_id: int | None, key: str | None) -> None:
         )
         if message_id is None:
             return
-    if current_app.conf.task_always_eager:  # no broker: the embedded default
-        if _in_request():
-            _local.deferred.append(message_id)
-        else:
-            relay([message_id])
+    if _in_request():
+        # After the response, broker or not: the request neither renders nor dispatches.
+        _local.deferred.append(message_id)
+    else:
+        _carry_out([message_id])
+
+
+def _carry_out(message_ids: list[int]) -> None:
+    """Relay in-process without a broker (the embedded default), else kick a worker once."""
+    if current_app.conf.task_always_eager:
+        relay(message_ids)
         return
     from common.tasks import relay_outbox_messages
 
     try:
-        # retry=False: an unreachable broker fails at once; the sweep carries the row out later.
-        relay_outbox_messages.apply_async(args=[[message_id]], retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure: the row is safe, the sweep will relay
-        log.warning("outbox %s: broker unreachable, left for the sweep", message_id, exc_info=True)
+        # retry=False: an unreachable broker fails at once; the sweep carries the rows out later.
+        relay_outbox_messages.apply_async(args=[message_ids], retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure: the rows are safe, the sweep will relay
+        log.warning("outbox %s: broker unreachable, left for the sweep", message_ids, exc_info=True)
 
 
 # --- carrying messages out -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from common.actor import Actor
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
+from common.output import ModelOutput
 from common.pagination import PageNumberPagination
 from common.permissions import (
     customer_of,
@@ -193,7 +194,7 @@ class OrderCreateInput(serializers.Serializer):
         return data
 
 
-class OrderLineOutput(serializers.ModelSerializer):
+class OrderLineOutput(ModelOutput):
     class Meta:
         model = OrderLine
         fields = [
@@ -209,7 +210,7 @@ class OrderLineOutput(serializers.ModelSerializer):
         ]
 
 
-class OrderStatusChangeOutput(serializers.ModelSerializer):
+class OrderStatusChangeOutput(ModelOutput):
     actor = serializers.SerializerMethodField()
 
     class Meta:
@@ -224,7 +225,7 @@ class OrderStatusChangeOutput(serializers.ModelSerializer):
         return "system"
 
 
-class RefundOutput(serializers.ModelSerializer):
+class RefundOutput(ModelOutput):
     """Money back: `pending` until the payment service has paid it, then `paid`; `failed` after
     the last attempt. `overdue`: pending longer than the manager's alert threshold."""
 
@@ -253,7 +254,7 @@ class RefundOutput(serializers.ModelSerializer):
         return is_overdue(refund)
 
 
-class OrderOutput(serializers.ModelSerializer):
+class OrderOutput(ModelOutput):
     pickup_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     fulfilment_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     customer = serializers.PrimaryKeyRelatedField(read_only=True)

@@ -15,6 +15,7 @@ from common.actor import Actor, actor_from_request
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
+from common.output import ModelOutput
 from common.permissions import customer_of, is_channel_client
 from customers.models import Customer
 from orders.api.orders import variants_for_lines
@@ -110,7 +111,7 @@ class ReservationCollectInput(serializers.Serializer):
     )
 
 
-class ReservationLineOutput(serializers.ModelSerializer):
+class ReservationLineOutput(ModelOutput):
     sku = serializers.CharField(source="variant.sku")
     name = serializers.CharField(source="variant.product.name")
     attributes = serializers.JSONField(source="variant.attributes")
@@ -120,13 +121,13 @@ class ReservationLineOutput(serializers.ModelSerializer):
         fields = ["id", "sku", "name", "attributes", "quantity", "collected"]
 
 
-class ReservationHistoryOutput(serializers.ModelSerializer):
+class ReservationHistoryOutput(ModelOutput):
     class Meta:
         model = ReservationStatusChange
         fields = ["from_status", "to_status", "channel", "note", "at"]
 
 
-class ReservationOutput(serializers.ModelSerializer):
+class ReservationOutput(ModelOutput):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     store_name = serializers.CharField(source="store.name")
     order = serializers.SlugRelatedField(
