@@ -1,6 +1,6 @@
 """Benchmark: what the write path costs over HTTP, as a multiple of the cheapest authenticated GET.
 
-    .venv/bin/python bench/http.py [--seconds 3] [--workers 2,4] [--broker redis://…/N]
+    .venv/bin/python bench/http.py [--seconds 2] [--workers 2,4] [--broker redis://…/N]
 
 Creates (drops first) a dedicated PostgreSQL database with one store, 40 SKUs with plenty of stock,
 200 customers, a webshop API key and a store manager's token, then starts gunicorn (config.wsgi,
@@ -56,7 +56,7 @@ SKUS = 40
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="per operation and level")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per operation and level")
     parser.add_argument("--clients", default="1,10", help="client threads, comma-separated")
     parser.add_argument("--workers", default="2,4", help="gunicorn workers, comma-separated")
     parser.add_argument(
