@@ -279,8 +279,10 @@ def _reserve_for_pickup(*, actor: Actor, order: Order, order_lines: list[OrderLi
     store = order.fulfilment_store
     caused = [(line.variant, line.quantity, str(line.pk)) for line in order_lines]
     try:
-        # No savepoint: a refused reservation writes nothing, so the transfer can follow.
-        stock.reserve(actor=actor, store=store, lines=caused, cause_type=CauseType.ORDER_LINE)
+        # A savepoint although a refused reservation writes nothing: rolling back to it lets go
+        # of the store's rows before a warehouse's (lower store id) are taken (the lock order).
+        with transaction.atomic():
+            stock.reserve(actor=actor, store=store, lines=caused, cause_type=CauseType.ORDER_LINE)
         return
     except InsufficientStock as shortage:
         short_skus = {s["sku"] for s in shortage.short_lines}

@@ -26,6 +26,12 @@ ORDER = 15
 HAND_OVER = 12
 
 
+@pytest.fixture(autouse=True)
+def _subscribers_known_for_a_while(settings):
+    # A serving process reads them every few seconds; a slow machine must not make it mid-call.
+    settings.OMNIS_WEBHOOK_SUBSCRIBERS_TTL_SECONDS = 600
+
+
 def warm() -> None:
     webhooks.subscribed_types()
 
