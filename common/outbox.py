@@ -4,8 +4,9 @@ A service writes each side effect (a customer message, a webhook, a call to the 
 as an `OutboxMessage` row with `enqueue()`, inside its own transaction: the change and the promise
 to act on it commit together or not at all. After commit a relay carries the row out:
 
-- with a broker (`CELERY_BROKER_URL`), an on_commit kick queues `relay_outbox_messages`; if the
-  broker cannot be reached the request still succeeds and the row waits for the sweep;
+- with a broker (`CELERY_BROKER_URL`), a kick queues `relay_outbox_messages` once the response
+  has been sent (at commit when no request is running); if the broker cannot be reached the
+  request has succeeded anyway and the row waits for the sweep;
 - without one (the embedded default), the rows are carried out in-process after the response has
   been sent (or at once when no request is running: commands, tests, tasks), never inside the
   request's transaction;
@@ -97,19 +98,30 @@ def enqueue(topic: str, payload: dict | None = None, *, key: str | None = None) 
     index decides, so two concurrent writers cannot both add it). Returns the message's id
     (None with a key: whether it was written is known only after commit).
     """
-    if topic not in _HANDLERS:
-        raise LookupError(f"No outbox handler for topic '{topic}'.")
-    message = OutboxMessage(
-        topic=topic, payload=payload or {}, key=key, next_attempt_at=timezone.now()
-    )
+    message = new_message(topic, payload, key=key)
     if key is None:
         message.save(force_insert=True)
-        message_id = message.pk
-    else:
-        OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
-        message_id = None  # looked up after commit: bulk_create cannot say whether it inserted
-    transaction.on_commit(lambda: _after_commit(message_id, key))
-    return message_id
+        written(message)
+        return message.pk
+    OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
+    # Looked up after commit: bulk_create cannot say whether it inserted.
+    transaction.on_commit(lambda: _after_commit(None, key))
+    return None
+
+
+def new_message(topic: str, payload: dict | None = None, *, key: str | None = None):
+    """The unsaved row of a side effect, for a service that writes it together with its other
+    rows (common.rows.insert_rows); call `written` with it once it is saved."""
+    if topic not in _HANDLERS:
+        raise LookupError(f"No outbox handler for topic '{topic}'.")
+    return OutboxMessage(
+        topic=topic, payload=payload or {}, key=key, next_attempt_at=timezone.now()
+    )
+
+
+def written(message: OutboxMessage) -> None:
+    """The message row is saved in the caller's transaction: carry it out after commit."""
+    transaction.on_commit(lambda: _after_commit(message.pk, None))
 
 
 # --- after commit ----------------------------------------------------------------------------
@@ -128,7 +140,7 @@ def _start_request(**kwargs) -> None:
 def _finish_request(**kwargs) -> None:
     deferred, _local.deferred = getattr(_local, "deferred", None), None
     if deferred:
-        relay(deferred)
+        _carry_out(deferred)
 
 
 # The response has gone out when request_finished fires (WSGI closes it after sending the body).
@@ -145,19 +157,25 @@ def _after_commit(message_id: int | None, key: str | None) -> None:
         )
         if message_id is None:
             return
-    if current_app.conf.task_always_eager:  # no broker: the embedded default
-        if _in_request():
-            _local.deferred.append(message_id)
-        else:
-            relay([message_id])
+    if _in_request():
+        # After the response, broker or not: the request neither renders nor dispatches.
+        _local.deferred.append(message_id)
+    else:
+        _carry_out([message_id])
+
+
+def _carry_out(message_ids: list[int]) -> None:
+    """Relay in-process without a broker (the embedded default), else kick a worker once."""
+    if current_app.conf.task_always_eager:
+        relay(message_ids)
         return
     from common.tasks import relay_outbox_messages
 
     try:
-        # retry=False: an unreachable broker fails at once; the sweep carries the row out later.
-        relay_outbox_messages.apply_async(args=[[message_id]], retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure: the row is safe, the sweep will relay
-        log.warning("outbox %s: broker unreachable, left for the sweep", message_id, exc_info=True)
+        # retry=False: an unreachable broker fails at once; the sweep carries the rows out later.
+        relay_outbox_messages.apply_async(args=[message_ids], retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure: the rows are safe, the sweep will relay
+        log.warning("outbox %s: broker unreachable, left for the sweep", message_ids, exc_info=True)
 
 
 # --- carrying messages out -------------------------------------------------------------------

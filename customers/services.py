@@ -55,8 +55,43 @@ def record_timeline_event(
     campaign: str = "",
 ) -> TimelineEvent:
     """Append one entry to the customer's timeline (called inside the caller's transaction)."""
+    event = timeline_entry(
+        customer=customer,
+        kind=kind,
+        channel=channel,
+        summary=summary,
+        actor=actor,
+        store=store,
+        sku=sku,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        data=data,
+        at=at,
+        campaign=campaign,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def timeline_entry(
+    *,
+    customer: Customer,
+    kind: str,
+    channel: str,
+    summary: str,
+    actor: Actor | None = None,
+    store: Store | None = None,
+    sku: str = "",
+    subject_type: str = "",
+    subject_id: Any = "",
+    data: dict | None = None,
+    at: datetime | None = None,
+    campaign: str = "",
+) -> TimelineEvent:
+    """The unsaved timeline entry, for a service that writes it together with its other rows
+    (common.rows.insert_rows) in its transaction."""
     actor = actor or Actor.system()
-    return TimelineEvent.objects.create(
+    return TimelineEvent(
         customer=customer,
         kind=kind,
         channel=channel,

@@ -63,6 +63,21 @@ class AvailabilityOutput(serializers.Serializer):
     available = serializers.IntegerField(help_text="What can still be promised (≥ 0).")
     distance_km = serializers.FloatField(allow_null=True)
 
+    def to_representation(self, row):
+        # Up to 50 SKUs × every store: the plain values, without a field object per cell.
+        store = row.store
+        return {
+            "sku": row.sku,
+            "store": store.code,
+            "store_name": store.name,
+            "pickup": store.offers_pickup,
+            "warehouse": store.is_warehouse,
+            "on_hand": row.on_hand,
+            "reserved": row.reserved,
+            "available": row.available,
+            "distance_km": None if row.distance_km is None else float(row.distance_km),
+        }
+
 
 class AvailabilityView(ListAPIView):
     """Stock per SKU per store: four queries whatever the number of SKUs and stores."""

@@ -16,17 +16,32 @@ def active_stores() -> QuerySet[Store]:
     return Store.objects.filter(is_active=True)
 
 
+def memberships(user) -> list[tuple[int, str]]:
+    """The login's (store id, role) pairs, read once per user object: a request's login is asked
+    several times (the access rule, the store scope, the acting channel) and answered once.
+    Whoever changes memberships of a login object they keep using calls `forget_memberships`."""
+    cached = user.__dict__.get("_store_memberships")
+    if cached is None:
+        cached = list(StoreMembership.objects.filter(user=user).values_list("store_id", "role"))
+        user.__dict__["_store_memberships"] = cached
+    return cached
+
+
+def forget_memberships(user) -> None:
+    user.__dict__.pop("_store_memberships", None)
+
+
 def is_staff_member(user) -> bool:
     """A staff login: a superuser or anyone with a store membership."""
     if not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
         return False
-    return user.is_superuser or StoreMembership.objects.filter(user=user).exists()
+    return user.is_superuser or bool(memberships(user))
 
 
 def staff_roles(user) -> set[str]:
     if getattr(user, "pk", None) is None:
         return set()
-    return set(StoreMembership.objects.filter(user=user).values_list("role", flat=True))
+    return {role for _, role in memberships(user)}
 
 
 def is_service_agent(user) -> bool:
@@ -41,7 +56,7 @@ def store_ids_for_staff(user) -> set[int]:
         return set()
     if user.is_superuser:
         return set(Store.objects.values_list("id", flat=True))
-    return set(StoreMembership.objects.filter(user=user).values_list("store_id", flat=True))
+    return {store_id for store_id, _ in memberships(user)}
 
 
 def can_act_on_store(user, store: Store) -> bool:

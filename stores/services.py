@@ -10,6 +10,7 @@ from django.db.models import Q
 from common.errors import InvalidInput
 from common.passwords import check_new_password
 from stores.models import StaffRole, Store, StoreMembership
+from stores.selectors import forget_memberships
 
 # Every staff login may look at the retail apps; what they may change depends on the role.
 VIEW_APPS = ("stores", "inventory", "customers", "orders")
@@ -140,6 +141,7 @@ def create_or_update_staff(
     for store in stores:
         StoreMembership.objects.update_or_create(user=user, store=store, defaults={"role": role})
 
+    forget_memberships(user)
     groups = ensure_staff_groups()
     user.groups.remove(*[g for name, g in groups.items() if name != role])
     user.groups.add(groups[role])

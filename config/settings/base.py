@@ -130,7 +130,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Axes first: it refuses a locked-out login before the password is even checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "common.backends.PermissionsBackend",
 ]
 
 # Password guessing (django-axes): every password login (admin and desk, which log in through the

@@ -254,3 +254,67 @@ def _insert_movements(
                 f"column7, column8, column9, column10 FROM ({source}) AS movements",
                 params,
             )
+
+
+# (locked stock row, kind, on_hand delta, reserved delta, cause_type, cause_id, reason)
+Booking = tuple[StockItem, str, int, int, str, str, str]
+
+
+def _write_bookings(bookings: Sequence[Booking], *, actor: Actor) -> None:
+    """Apply each booking to its stock row (locked by the caller) and write its ledger row.
+
+    PostgreSQL: one statement for any number of rows (the rows' UPDATE as a WITH query, the
+    ledger's INSERT as the main one); elsewhere an UPDATE per row and one INSERT.
+    """
+    if connection.vendor != "postgresql":
+        StockMovement.objects.bulk_create(
+            [
+                _book(
+                    item,
+                    kind,
+                    actor=actor,
+                    on_hand=on_hand,
+                    reserved=reserved,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    reason=reason,
+                )
+                for item, kind, on_hand, reserved, cause_type, cause_id, reason in bookings
+            ]
+        )
+        return
+    deltas: dict[int, list[int]] = {}
+    for item, _, on_hand, reserved, *_ in bookings:
+        delta = deltas.setdefault(item.pk, [0, 0])
+        delta[0] += on_hand
+        delta[1] += reserved
+        item.on_hand += on_hand
+        item.reserved += reserved
+    fields = _actor_fields(actor)
+    user_id = fields["actor_user"].pk if fields["actor_user"] else None
+    client_id = fields["actor_client"].pk if fields["actor_client"] else None
+    now = timezone.now()
+    changed, changed_params = _rows_source(
+        ["bigint", "integer", "integer"], [(pk, oh, res) for pk, (oh, res) in deltas.items()]
+    )
+    written, written_params = _rows_source(
+        ["bigint", "text", "integer", "integer", "text", "text", "text", "bigint", "bigint"]
+        + ["timestamptz"],
+        [
+            (item.pk, kind, on_hand, reserved, cause_type, str(cause_id)[:64], (why or "")[:255])
+            + (user_id, client_id, now)
+            for item, kind, on_hand, reserved, cause_type, cause_id, why in bookings
+        ],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH changed AS (UPDATE {STOCK_TABLE} AS s SET on_hand = s.on_hand + d.column2, "
+            "reserved = s.reserved + d.column3, updated_at = %s "
+            f"FROM ({changed}) AS d WHERE s.id = d.column1) "
+            f"INSERT INTO {MOVEMENT_TABLE} (stock_item_id, kind, on_hand_delta, reserved_delta, "
+            "cause_type, cause_id, reason, actor_user_id, actor_client_id, created_at) "
+            "SELECT column1, column2, column3, column4, column5, column6, column7, column8, "
+            f"column9, column10 FROM ({written}) AS movements",
+            [now, *changed_params, *written_params],
+        )
+    stock_changed(list(deltas))

@@ -11,9 +11,11 @@ slip through are retried around the outermost transaction (`common.retry.retry_w
 """
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from common.actor import Actor
+from common.errors import ApplicationError
 from common.retry import retry_when_busy
 from inventory.exceptions import InsufficientStock, InvalidStockRequest, StockConflict
 from inventory.models import (
@@ -25,6 +27,7 @@ from inventory.models import (
     Variant,
 )
 from inventory.services._ledger import (
+    MOVEMENT_TABLE,
     STOCK_TABLE,
     CausedStockLine,
     StockLine,
@@ -37,9 +40,12 @@ from inventory.services._ledger import (
     _normalise_lines,
     _ordered,
     _require_reserved,
+    _rows_source,
     _short_line,
     _totals,
+    _write_bookings,
 )
+from inventory.webhooks import stock_changed
 from stores.models import Store
 
 # --- goods in and counts ---------------------------------------------------------------------
@@ -160,12 +166,25 @@ def reserve(
     """Promise stock at a store, all lines or none (one reserve movement per line).
 
     Each SKU's row is raised with a conditional UPDATE (only while on_hand - reserved -
-    safety_stock covers it), in StockItem id order. A missing stock row is created (0 available).
-    Raises InsufficientStock naming every short line with what is available, and
-    InvalidStockRequest for bad lines; nothing is written in either case.
+    safety_stock covers it), rows locked in StockItem id order. A SKU without a stock row at the
+    store has nothing to promise. Raises InsufficientStock naming every short line with what is
+    available, and InvalidStockRequest for bad lines; nothing is written in either case, so a
+    caller may catch InsufficientStock and go on in the same transaction (no savepoint needed).
     """
     checked = _normalise_lines(lines, with_cause=True)
     totals = _totals(checked)
+    rows = [(variant.pk, quantity, cause_id) for variant, quantity, cause_id in checked]
+    if connection.vendor == "postgresql":
+        # No savepoint: nothing is left written when a line is short (the raised rows are put
+        # back under their locks), and the error leaves the block before it is raised.
+        with transaction.atomic(savepoint=False):
+            booked = _reserve_and_book(store, rows, cause_type, actor=actor, reason=reason)
+            if booked is not None:
+                _undo_reservation(booked)
+                short = _refused_lines(store, totals, {v.pk: v for v, _, _ in checked}, booked)
+        if booked is not None:
+            raise InsufficientStock(short)
+        return
     with transaction.atomic():
         item_ids = _reserve_one_sku(store, totals) if len(totals) == 1 else None
         if item_ids is None:
@@ -180,8 +199,102 @@ def reserve(
         )
 
 
-# Reserving is the hottest write of every channel, so it is written as plain SQL: the same
-# statements the ORM would send, without its per-call overhead (see docs/performance.md).
+# Reserving is the hottest write of every channel, so it is written as plain SQL (see
+# docs/performance.md). On PostgreSQL one statement does it all, whatever the number of lines:
+# the store's rows for the SKUs are locked in id order (the global lock order), each is raised
+# only while it covers its lines, and a ledger row is written for every line of a raised row.
+_RESERVE_AND_BOOK = """
+WITH wanted (variant_id, quantity, cause_id, position) AS ({wanted}),
+totals AS (SELECT variant_id, SUM(quantity) AS quantity FROM wanted GROUP BY variant_id),
+locked AS MATERIALIZED (
+    SELECT id FROM {stock} WHERE store_id = %s
+    AND variant_id IN (SELECT variant_id FROM totals) ORDER BY id FOR UPDATE
+),
+raised AS (
+    UPDATE {stock} AS s SET reserved = s.reserved + t.quantity, updated_at = %s
+    FROM locked, totals AS t
+    WHERE s.id = locked.id AND s.variant_id = t.variant_id
+    AND s.on_hand - s.reserved - s.safety_stock >= t.quantity
+    RETURNING s.id, s.variant_id
+)
+INSERT INTO {movement} (stock_item_id, kind, on_hand_delta, reserved_delta, cause_type,
+    cause_id, reason, actor_user_id, actor_client_id, created_at)
+SELECT raised.id, %s, 0, w.quantity, %s, w.cause_id, %s, %s, %s, %s
+FROM raised JOIN wanted AS w ON w.variant_id = raised.variant_id
+ORDER BY raised.id, w.position
+RETURNING id, stock_item_id, reserved_delta
+"""
+
+
+def _reserve_and_book(
+    store: Store, rows: list[tuple[int, int, str]], cause_type: str, *, actor: Actor, reason: str
+) -> list[tuple[int, int, int]] | None:
+    """PostgreSQL: raise the rows and write the ledger in one statement. Returns None when every
+    SKU was raised, else the ledger rows written for the SKUs that were (to be undone)."""
+    now = timezone.now()
+    fields = _actor_fields(actor)
+    wanted, params = _rows_source(
+        ["bigint", "integer", "text", "integer"],
+        [(vid, quantity, str(cause)[:64], n) for n, (vid, quantity, cause) in enumerate(rows)],
+    )
+    params += [store.pk, now, MovementKind.RESERVE, cause_type, (reason or "")[:255]]
+    params += [
+        getattr(fields["actor_user"], "pk", None),
+        getattr(fields["actor_client"], "pk", None),
+    ]
+    params += [now]
+    sql = _RESERVE_AND_BOOK.format(wanted=wanted, stock=STOCK_TABLE, movement=MOVEMENT_TABLE)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        booked = cursor.fetchall()
+    if len({item_id for _, item_id, _ in booked}) == len({vid for vid, _, _ in rows}):
+        stock_changed(item_id for _, item_id, _ in booked)
+        return None
+    return booked
+
+
+def _undo_reservation(booked: list[tuple[int, int, int]]) -> None:
+    """A line was short: take back what the statement raised and booked for the other lines (the
+    rows stay locked by this transaction, so the undo is exact)."""
+    if not booked:
+        return
+    undone: dict[int, int] = {}
+    for _, item_id, quantity in booked:
+        undone[item_id] = undone.get(item_id, 0) + quantity
+    StockMovement.objects.filter(pk__in=[movement_id for movement_id, _, _ in booked]).delete()
+    for item_id, quantity in sorted(undone.items()):
+        StockItem.objects.filter(pk=item_id).update(reserved=F("reserved") - quantity)
+
+
+def _refused_lines(
+    store: Store,
+    totals: dict[int, int],
+    variants: dict[int, Variant],
+    booked: list[tuple[int, int, int]],
+) -> list[dict]:
+    """Every line the statement refused, with what is available. A refusal is final whatever is
+    read now: at the UPDATE there were fewer than wanted."""
+    raised = {item_id for _, item_id, _ in booked}
+    now = _available_by_variant(store, list(totals))
+    short = []
+    for vid, wanted in totals.items():
+        item_id, available = now.get(vid, (None, 0))
+        if item_id not in raised:
+            short.append(_short_line(variants[vid], store, wanted, min(available, wanted - 1)))
+    return sorted(short, key=lambda s: s["sku"])
+
+
+def _available_by_variant(store: Store, variant_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """variant id → (stock row id, what it offers for promises now); for messages only."""
+    return {
+        row["variant_id"]: (row["id"], row["on_hand"] - row["reserved"] - row["safety_stock"])
+        for row in StockItem.objects.filter(store=store, variant_id__in=variant_ids).values(
+            "id", "variant_id", "on_hand", "reserved", "safety_stock"
+        )
+    }
+
+
+# Elsewhere (SQLite) one statement per SKU: a conditional UPDATE each.
 _RESERVE_BY_SKU = (
     "UPDATE {t} SET reserved = reserved + %s, updated_at = %s "
     "WHERE store_id = %s AND variant_id = %s AND on_hand - reserved - safety_stock >= %s "
@@ -255,24 +368,30 @@ def release(
     """
     checked = _normalise_lines(lines, with_cause=True)
     totals = _totals(checked)
-    with transaction.atomic():
+    # No savepoint: the check comes before any write and its error is raised outside the block.
+    with transaction.atomic(savepoint=False):
         items = _items_for(store, totals, create=False, lock=True)
-        _require_reserved(store, checked, totals, items)
-        movements = []
-        for variant, quantity, cause_id in _ordered(checked, items):
-            item = items[variant.pk]
-            movements.append(
-                _book(
-                    item,
-                    MovementKind.RELEASE,
-                    actor=actor,
-                    reserved=-quantity,
-                    cause_type=cause_type,
-                    cause_id=cause_id,
-                    reason=reason,
-                )
+        refusal = _refusal(_require_reserved, store, checked, totals, items)
+        if refusal is None:
+            _write_bookings(
+                [
+                    (items[v.pk], MovementKind.RELEASE, 0, -quantity, cause_type, cause_id, reason)
+                    for v, quantity, cause_id in _ordered(checked, items)
+                ],
+                actor=actor,
             )
-        StockMovement.objects.bulk_create(movements)
+    if refusal is not None:
+        raise refusal
+
+
+def _refusal(check, *args) -> ApplicationError | None:
+    """The domain error a check raises, to be raised once the transaction block is left (a
+    block without savepoint would otherwise doom the caller's whole transaction)."""
+    try:
+        check(*args)
+    except ApplicationError as error:
+        return error
+    return None
 
 
 @retry_when_busy
@@ -304,39 +423,46 @@ def sell(
         )
     given_back = _normalise_lines(released, with_cause=True) if released else []
     totals = _totals(checked + given_back)
-    with transaction.atomic():
+    # No savepoint: the checks come before any write and their error is raised outside the block.
+    with transaction.atomic(savepoint=False):
         items = _items_for(store, totals, create=False, lock=True)
         if from_reserved:
-            _require_reserved(store, checked + given_back, totals, items)
+            refusal = _refusal(_require_reserved, store, checked + given_back, totals, items)
         else:
-            short = []
-            for variant in {v.pk: v for v, _, _ in checked}.values():
-                item = items.get(variant.pk)
-                free = item.on_hand - item.reserved if item else 0
-                if free < totals[variant.pk]:
-                    short.append(_short_line(variant, store, totals[variant.pk], free))
-            if short:
-                raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
-        reserved_delta = -1 if from_reserved else 0
-        changes = [(MovementKind.SALE, line) for line in checked]
-        changes += [(MovementKind.RELEASE, line) for line in given_back]
-        changes.sort(key=lambda change: items[change[1][0].pk].pk)
-        movements = []
-        for kind, (variant, quantity, cause_id) in changes:
-            sale = kind == MovementKind.SALE
-            movements.append(
-                _book(
-                    items[variant.pk],
-                    kind,
-                    actor=actor,
-                    on_hand=-quantity if sale else 0,
-                    reserved=reserved_delta * quantity if sale else -quantity,
-                    cause_type=cause_type,
-                    cause_id=cause_id,
-                    reason=reason if sale else release_reason or reason,
-                )
+            refusal = _refusal(_require_shelf_stock, store, checked, totals, items)
+        if refusal is None:
+            reserved_delta = -1 if from_reserved else 0
+            changes = [(MovementKind.SALE, line) for line in checked]
+            changes += [(MovementKind.RELEASE, line) for line in given_back]
+            changes.sort(key=lambda change: items[change[1][0].pk].pk)
+            _write_bookings(
+                [
+                    (
+                        items[variant.pk],
+                        kind,
+                        -quantity if kind == MovementKind.SALE else 0,
+                        reserved_delta * quantity if kind == MovementKind.SALE else -quantity,
+                        cause_type,
+                        cause_id,
+                        reason if kind == MovementKind.SALE else release_reason or reason,
+                    )
+                    for kind, (variant, quantity, cause_id) in changes
+                ],
+                actor=actor,
             )
-        StockMovement.objects.bulk_create(movements)
+    if refusal is not None:
+        raise refusal
+
+
+def _require_shelf_stock(store: Store, checked, totals: dict[int, int], items) -> None:
+    short = []
+    for variant in {v.pk: v for v, _, _ in checked}.values():
+        item = items.get(variant.pk)
+        free = item.on_hand - item.reserved if item else 0
+        if free < totals[variant.pk]:
+            short.append(_short_line(variant, store, totals[variant.pk], free))
+    if short:
+        raise InsufficientStock(sorted(short, key=lambda s: s["sku"]))
 
 
 # --- returns and damage ----------------------------------------------------------------------

@@ -15,12 +15,14 @@ from common.actor import Actor
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
+from common.output import ModelOutput
 from common.pagination import PageNumberPagination
 from common.permissions import (
     customer_of,
     is_channel_client,
     is_staff_user,
 )
+from common.rows import as_prefetched
 from common.schema import error_responses
 from customers.discounts import is_well_formed, normalise_code
 from customers.models import Customer
@@ -52,7 +54,8 @@ def actor_for(request, channel: str | None = None) -> Actor:
     user = request.user
     if is_channel_client(user):
         return Actor(client=user.api_client, channel=channel or user.api_client.channel)
-    if customer_of(user) is not None:
+    # Staff first: the memberships are already known from the access check.
+    if not is_staff_user(user) and customer_of(user) is not None:
         return Actor(user=user, channel=channel or Channel.WEB)
     return Actor(user=user, channel=channel or Channel.STORE)
 
@@ -191,7 +194,7 @@ class OrderCreateInput(serializers.Serializer):
         return data
 
 
-class OrderLineOutput(serializers.ModelSerializer):
+class OrderLineOutput(ModelOutput):
     class Meta:
         model = OrderLine
         fields = [
@@ -207,7 +210,7 @@ class OrderLineOutput(serializers.ModelSerializer):
         ]
 
 
-class OrderStatusChangeOutput(serializers.ModelSerializer):
+class OrderStatusChangeOutput(ModelOutput):
     actor = serializers.SerializerMethodField()
 
     class Meta:
@@ -222,7 +225,7 @@ class OrderStatusChangeOutput(serializers.ModelSerializer):
         return "system"
 
 
-class RefundOutput(serializers.ModelSerializer):
+class RefundOutput(ModelOutput):
     """Money back: `pending` until the payment service has paid it, then `paid`; `failed` after
     the last attempt. `overdue`: pending longer than the manager's alert threshold."""
 
@@ -251,7 +254,7 @@ class RefundOutput(serializers.ModelSerializer):
         return is_overdue(refund)
 
 
-class OrderOutput(serializers.ModelSerializer):
+class OrderOutput(ModelOutput):
     pickup_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     fulfilment_store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     customer = serializers.PrimaryKeyRelatedField(read_only=True)
@@ -346,7 +349,9 @@ def _visible_order(request, number: str) -> Order:
 
 
 def _staff_order(request, number: str, *, store_of: str) -> Order:
-    order = _detail(number)
+    order = selectors.order_to_act_on(number)
+    if order is None:
+        raise Http404
     store_id = getattr(order, f"{store_of}_id")
     if store_id not in store_ids_for_staff(request.user):
         raise PermissionDenied("This order belongs to a store you do not work in.")
@@ -391,7 +396,8 @@ class OrderCreateView(APIView):
             store_credit_amount=values.get("store_credit"),
             discount_code=values.get("discount_code") or None,
         )
-        return Response(_reloaded(order), status=status.HTTP_201_CREATED)
+        # The service hands back what it wrote (lines, history): answered without a read-back.
+        return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
 
 
 class OrderDetailView(APIView):
@@ -508,13 +514,15 @@ class StaffOrderHandOverView(APIView):
         data = HandOverInput(data=request.data)
         data.is_valid(raise_exception=True)
         lines = data.validated_data.get("lines")
-        services.hand_over(
+        order = services.hand_over(
             actor=actor_for(request),
             order=order,
             pickup_code=data.validated_data["pickup_code"],
             lines=None if lines is None else [(ln["order_line"], ln["quantity"]) for ln in lines],
         )
-        return Response(_reloaded(order))
+        # Lines and refunds come back from the service; only the history is read.
+        as_prefetched(order, history=selectors.order_history(order))
+        return Response(OrderOutput(order).data)
 
 
 class StaffOrderShipView(APIView):

@@ -15,9 +15,10 @@ from common.actor import Actor, actor_from_request
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
+from common.output import ModelOutput
 from common.permissions import customer_of, is_channel_client
 from customers.models import Customer
-from inventory.models import Variant
+from orders.api.orders import variants_for_lines
 from orders.models import Reservation, ReservationLine, ReservationStatusChange
 from orders.selectors.reservations import (
     active_reservations_in_stores,
@@ -39,9 +40,7 @@ from stores.selectors import (
 
 
 class ReservationLineInput(serializers.Serializer):
-    sku = serializers.SlugRelatedField(
-        slug_field="sku", queryset=Variant.objects.filter(is_active=True), source="variant"
-    )
+    sku = serializers.CharField(max_length=32)
     quantity = serializers.IntegerField(min_value=1, max_value=999)
 
 
@@ -73,6 +72,10 @@ class ReservationCreateInput(serializers.Serializer):
         "the store's hold hours, ending at the latest at its closing time that day.",
     )
     note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+    def validate_lines(self, lines):
+        # Every SKU of the request in one query (unknown or no longer sold: per-line errors).
+        return variants_for_lines(lines)
 
 
 class ReservationExtendInput(serializers.Serializer):
@@ -108,7 +111,7 @@ class ReservationCollectInput(serializers.Serializer):
     )
 
 
-class ReservationLineOutput(serializers.ModelSerializer):
+class ReservationLineOutput(ModelOutput):
     sku = serializers.CharField(source="variant.sku")
     name = serializers.CharField(source="variant.product.name")
     attributes = serializers.JSONField(source="variant.attributes")
@@ -118,13 +121,13 @@ class ReservationLineOutput(serializers.ModelSerializer):
         fields = ["id", "sku", "name", "attributes", "quantity", "collected"]
 
 
-class ReservationHistoryOutput(serializers.ModelSerializer):
+class ReservationHistoryOutput(ModelOutput):
     class Meta:
         model = ReservationStatusChange
         fields = ["from_status", "to_status", "channel", "note", "at"]
 
 
-class ReservationOutput(serializers.ModelSerializer):
+class ReservationOutput(ModelOutput):
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     store_name = serializers.CharField(source="store.name")
     order = serializers.SlugRelatedField(
@@ -234,13 +237,14 @@ class ReservationCreateView(APIView):
         reservation = services.reserve_for_customer(
             actor=_actor(request, values.get("channel")),
             store=store,
-            lines=[(line["variant"], line["quantity"]) for line in values["lines"]],
+            lines=values["lines"],
             customer=customer,
             customer_details=details,
             expires_at=values.get("expires_at"),
             note=values["note"],
         )
-        return _output(reservation, status.HTTP_201_CREATED)
+        # The service hands back what it wrote (lines, history): answered without a read-back.
+        return Response(ReservationOutput(reservation).data, status=status.HTTP_201_CREATED)
 
 
 class ReservationDetailView(APIView):

@@ -34,6 +34,19 @@ def order_by_number(number: str) -> Order | None:
     return orders_with_details().filter(number=number).first()
 
 
+def order_to_act_on(number: str) -> Order | None:
+    """The order alone: a workflow step locks and reads what it needs itself."""
+    return Order.objects.filter(number=number).first()
+
+
+def order_history(order: Order) -> list[OrderStatusChange]:
+    return list(
+        OrderStatusChange.objects.select_related("actor_user", "actor_client")
+        .filter(order=order)
+        .order_by("at", "pk")
+    )
+
+
 def orders_of_customer(customer: Customer) -> QuerySet[Order]:
     return orders_with_details().filter(customer=customer).order_by("-created_at", "-id")
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from common import outbox
@@ -20,12 +20,14 @@ from common.actor import Actor
 from common.errors import Forbidden, IllegalTransition, InvalidInput, move_status
 from common.models import Channel
 from common.retry import retry_when_busy
-from customers.models import Customer, TimelineKind
+from common.rows import as_prefetched, insert_rows, update_statement
+from customers.models import Customer, TimelineEvent, TimelineKind
 from customers.services import (
     add_store_credit_entry,
     lock_customer,
     record_timeline_event,
     store_credit_balance,
+    timeline_entry,
 )
 from inventory import services as stock
 from inventory.exceptions import InsufficientStock
@@ -123,7 +125,18 @@ def _actor_user(actor: Actor):
 def _record_change(
     *, actor: Actor, order: Order, from_status: str, to_status: str, note: str = ""
 ) -> None:
-    OrderStatusChange.objects.create(
+    insert_rows(
+        *_change_rows(
+            actor=actor, order=order, from_status=from_status, to_status=to_status, note=note
+        )
+    )
+
+
+def _change_rows(
+    *, actor: Actor, order: Order, from_status: str, to_status: str, note: str = ""
+) -> tuple[OrderStatusChange, TimelineEvent]:
+    """The history row and the customer's timeline entry of one step, not yet written."""
+    change = OrderStatusChange(
         order=order,
         from_status=from_status,
         to_status=to_status,
@@ -134,7 +147,7 @@ def _record_change(
     )
     store = order.pickup_store or order.fulfilment_store
     label = OrderStatus(to_status).label.lower()
-    record_timeline_event(
+    event = timeline_entry(
         customer=order.customer,
         kind=TIMELINE_KIND[to_status],
         channel=actor.channel,
@@ -145,22 +158,42 @@ def _record_change(
         subject_id=order.number,
         data={"from_status": from_status, "to_status": to_status, "total": str(order.total)},
     )
+    return change, event
 
 
-def set_order_status(*, actor: Actor, order: Order, status: str, note: str = "") -> None:
+def set_order_status(
+    *,
+    actor: Actor,
+    order: Order,
+    status: str,
+    note: str = "",
+    extra_fields: Sequence[str] = (),
+    updates: Sequence[tuple[str, list]] = (),
+) -> None:
     """Move the order one step through Order.TRANSITIONS; writes the history row and the timeline.
 
-    Sets the step's timestamp (ready_at, collected_at, …) and saves the order. Raises
+    Sets the step's timestamp (ready_at, collected_at, …) and saves the order (with
+    `extra_fields` the caller changed on it, in the same UPDATE; `updates`, statements from
+    common.rows.update_statement, travel with it). Raises
     IllegalTransition (409) for a step the table does not allow; nothing is written then.
     """
-    with transaction.atomic():
-        previous = move_status(order, Order.TRANSITIONS, status, "order")
-        fields = ["status", "updated_at"]
+    previous = move_status(order, Order.TRANSITIONS, status, "order")
+    # No savepoint: the step is checked before anything is written; a database error aborts
+    # the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
+        order.updated_at = timezone.now()
+        fields = ["status", "updated_at", *extra_fields]
         if status in TIMESTAMP_FIELD:
-            setattr(order, TIMESTAMP_FIELD[status], timezone.now())
+            setattr(order, TIMESTAMP_FIELD[status], order.updated_at)
             fields.append(TIMESTAMP_FIELD[status])
-        order.save(update_fields=fields)
-        _record_change(actor=actor, order=order, from_status=previous, to_status=status, note=note)
+        saved = update_statement(
+            Order.objects.filter(pk=order.pk), **{name: getattr(order, name) for name in fields}
+        )
+        # The order's UPDATE, its history row and the timeline entry: one statement.
+        change_rows = _change_rows(
+            actor=actor, order=order, from_status=previous, to_status=status, note=note
+        )
+        insert_rows(*change_rows, updates=[*updates, saved])
         webhooks.order_status_changed(order, previous)
 
 
@@ -196,7 +229,9 @@ def _create_order(
     payment_reference: str = "",
     shipping_address: dict | None = None,
     discount_code: str | None = None,
-) -> tuple[Order, list[OrderLine]]:
+) -> tuple[Order, list[OrderLine], tuple[OrderStatusChange, TimelineEvent]]:
+    """The order and its lines, written; its history row and timeline entry returned unwritten
+    (the caller writes them with its other rows)."""
     subtotal = sum((variant.price * quantity for variant, quantity in lines), Decimal("0.00"))
     code, discount = discounts.take_discount(
         customer=customer, subtotal=subtotal, code=discount_code
@@ -234,11 +269,11 @@ def _create_order(
     if order_lines and order_lines[0].pk is None:
         # Backends that cannot return ids from a bulk insert: read them back in order.
         order_lines = list(order.lines.order_by("pk"))
-    _record_change(actor=actor, order=order, from_status="", to_status=OrderStatus.PLACED)
+    rows = _change_rows(actor=actor, order=order, from_status="", to_status=OrderStatus.PLACED)
     if code is not None:
         discounts.record_redemption(actor=actor, order=order, code=code)
     webhooks.order_created(order)
-    return order, order_lines
+    return order, order_lines, rows
 
 
 def _reserve_for_pickup(*, actor: Actor, order: Order, order_lines: list[OrderLine]) -> None:
@@ -246,6 +281,8 @@ def _reserve_for_pickup(*, actor: Actor, order: Order, order_lines: list[OrderLi
     store = order.fulfilment_store
     caused = [(line.variant, line.quantity, str(line.pk)) for line in order_lines]
     try:
+        # A savepoint although a refused reservation writes nothing: rolling back to it lets go
+        # of the store's rows before a warehouse's (lower store id) are taken (the lock order).
         with transaction.atomic():
             stock.reserve(actor=actor, store=store, lines=caused, cause_type=CauseType.ORDER_LINE)
         return
@@ -384,7 +421,7 @@ def place_order(
             fulfilment_store = pickup_store
         else:
             fulfilment_store = shipping_store or _warehouse_for(lines)
-        order, order_lines = _create_order(
+        order, order_lines, rows = _create_order(
             actor=actor,
             customer=customer,
             channel=channel,
@@ -425,8 +462,11 @@ def place_order(
                 lines=[(line.variant, line.quantity, str(line.pk)) for line in order_lines],
                 cause_type=CauseType.ORDER_LINE,
             )
-        _queue("send_order_confirmation", order.pk)
-        return order
+        confirmation = outbox.new_message("orders.send_order_confirmation", {"order_id": order.pk})
+        insert_rows(*rows, confirmation)
+        outbox.written(confirmation)
+        # The caller answers from what was written: no read-back.
+        return as_prefetched(order, lines=order_lines, history=[rows[0]], refunds=[])
 
 
 def _warehouse_for(lines: Sequence[tuple[Variant, int]]) -> Store:
@@ -469,7 +509,7 @@ def create_counter_sale(
     if errors:
         raise InvalidInput("Invalid sale.", errors=errors)
     with transaction.atomic():
-        order, order_lines = _create_order(
+        order, _, rows = _create_order(
             actor=actor,
             customer=customer,
             channel=Channel.STORE,
@@ -480,6 +520,7 @@ def create_counter_sale(
             payment_status=payment_status,
             discount_code=discount_code,
         )
+        insert_rows(*rows)
         OrderLine.objects.filter(order=order).update(handed_over=F("quantity"))
         set_order_status(actor=actor, order=order, status=OrderStatus.COLLECTED, note=note)
         return order
@@ -496,10 +537,36 @@ def _lock(order: Order) -> Order:
     )
 
 
+def _lock_with_lines(order: Order) -> tuple[Order, list[OrderLine]]:
+    """The order locked and its lines, in one statement. The lines come from the statement's
+    snapshot, the order row as it is once locked: fine for a step that needs a given status,
+    as every change to a line also moves the order out of that status."""
+    order_lines = list(
+        OrderLine.objects.select_for_update(of=("order",))
+        .select_related(
+            "variant",
+            "order__customer",
+            "order__pickup_store",
+            "order__fulfilment_store",
+            "order__transfer",
+        )
+        .filter(order_id=order.pk)
+        .order_by("pk")
+    )
+    if not order_lines:
+        return _lock(order), []
+    locked = order_lines[0].order
+    for line in order_lines:
+        line.order = locked
+    return locked, order_lines
+
+
 def _refresh(original: Order, locked: Order) -> None:
     """Keep the caller's instance in step with the saved one."""
     for field in locked._meta.concrete_fields:
         setattr(original, field.attname, getattr(locked, field.attname))
+    original._state.fields_cache.update(locked._state.fields_cache)  # stores, customer, transfer
+    original.__dict__.pop("_prefetched_objects_cache", None)  # e.g. lines as placed
 
 
 def pickup_qr_payload(order: Order) -> str:
@@ -659,7 +726,7 @@ def _hand_over(
     lines: Sequence[tuple[OrderLine, int]] | None,
 ) -> Order:
     with transaction.atomic():
-        locked = _lock(order)
+        locked, order_lines = _lock_with_lines(order)
         if locked.status != OrderStatus.READY_FOR_PICKUP:
             # Only a ready order is handed over (placed → collected is the counter sale's step).
             raise IllegalTransition("order", locked.status, OrderStatus.COLLECTED)
@@ -680,7 +747,6 @@ def _hand_over(
                 "The pickup code does not match this order.",
                 errors={"pickup_code": ["Wrong code."]},
             )
-        order_lines = list(locked.lines.select_related("variant").order_by("pk"))
         handed = _handed_quantities(order_lines, lines)
         sold = [(ln.variant, handed[ln.pk], str(ln.pk)) for ln in order_lines if handed[ln.pk]]
         kept = [
@@ -703,16 +769,34 @@ def _hand_over(
         for line in order_lines:
             line.handed_over = handed[line.pk]
             line.cancelled = line.quantity - handed[line.pk]
-        OrderLine.objects.bulk_update(order_lines, ["handed_over", "cancelled"])
+        # Written with the order's step below; until then the refund reads them from here.
+        as_prefetched(locked, lines=order_lines)
+        lines_saved = update_statement(
+            OrderLine.objects.filter(pk__in=[line.pk for line in order_lines]),
+            handed_over=Case(*[When(pk=ln.pk, then=Value(ln.handed_over)) for ln in order_lines]),
+            cancelled=Case(*[When(pk=ln.pk, then=Value(ln.cancelled)) for ln in order_lines]),
+        )
+        # A ready order has no refund yet: what this hand-over refunds is all there is.
+        paid_back = []
         if kept and locked.payment_status == PaymentStatus.PAID:
-            refunds.refund_not_handed_over(actor=actor, order=locked, reason="not taken at pickup")
+            paid_back = refunds.refund_not_handed_over(
+                actor=actor, order=locked, reason="not taken at pickup"
+            )
+        paid_now = []
         if locked.payment_status == PaymentStatus.PAY_AT_PICKUP:
             locked.payment_status = PaymentStatus.PAID
-            locked.save(update_fields=["payment_status", "updated_at"])
+            paid_now = ["payment_status"]
         note = "" if not kept else "partly handed over; the rest went back to the shelf"
-        set_order_status(actor=actor, order=locked, status=OrderStatus.COLLECTED, note=note)
+        set_order_status(
+            actor=actor,
+            order=locked,
+            status=OrderStatus.COLLECTED,
+            note=note,
+            extra_fields=paid_now,
+            updates=[lines_saved],
+        )
     _refresh(order, locked)
-    return order
+    return as_prefetched(order, lines=order_lines, refunds=paid_back)
 
 
 def _handed_quantities(

@@ -179,9 +179,9 @@ def test_imports_of_the_same_new_rows_at_once_count_each_row_once():
 
 
 def test_a_line_whose_update_matched_no_row_is_short_even_if_stock_came_back_meanwhile():
-    """The conditional UPDATE found too little; a release committed before the error's re-read.
+    """The conditional UPDATE found too little; by the error's re-read the stock looks enough.
     The line is short all the same: counting it as reserved would write a reserve movement
-    although `reserved` never rose."""
+    although `reserved` never rose. The other line, raised by the same statement, is put back."""
     store = StoreFactory()
     held, other = VariantFactory(), VariantFactory()  # held's row gets the lower id
     stocked(held, store, 5)
@@ -189,32 +189,13 @@ def test_a_line_whose_update_matched_no_row_is_short_even_if_stock_came_back_mea
     services.reserve(
         actor=SYSTEM, store=store, lines=[(held, 5, "someone-else")], cause_type="order_line"
     )
-    original = stock_module._available_now
-    given_back: list[int] = []
+    original = stock_module._available_by_variant
 
-    def released_meanwhile(item_id: int) -> int:
-        # Another connection gives two units back and commits between our UPDATE and re-read.
-        if given_back:
-            return original(item_id)
-        given_back.append(item_id)
+    def came_back(store, variant_ids):
+        # What a re-read would show had two units come back after the UPDATE.
+        return {vid: (item_id, 2) for vid, (item_id, _) in original(store, variant_ids).items()}
 
-        def give_back() -> None:
-            try:
-                services.release(
-                    actor=SYSTEM,
-                    store=store,
-                    lines=[(held, 2, "someone-else")],
-                    cause_type="order_line",
-                )
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=give_back)
-        thread.start()
-        thread.join(timeout=30)
-        return original(item_id)
-
-    patched = mock.patch.object(stock_module, "_available_now", released_meanwhile)
+    patched = mock.patch.object(stock_module, "_available_by_variant", came_back)
     with patched, pytest.raises(InsufficientStock) as refused:
         services.reserve(
             actor=SYSTEM,
@@ -222,8 +203,9 @@ def test_a_line_whose_update_matched_no_row_is_short_even_if_stock_came_back_mea
             lines=[(held, 2, "mine"), (other, 1, "mine")],
             cause_type="order_line",
         )
+    assert refused.value.short_lines[0]["available"] == 1
     assert [s["sku"] for s in refused.value.short_lines] == [held.sku]
-    assert StockItem.objects.get(variant=held, store=store).reserved == 3
+    assert StockItem.objects.get(variant=held, store=store).reserved == 5
     assert StockItem.objects.get(variant=other, store=store).reserved == 0
     assert not StockMovement.objects.filter(cause_id="mine").exists()
     assert_ledger_consistent()

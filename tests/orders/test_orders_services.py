@@ -277,7 +277,8 @@ class TestPlaceOrder:
         def crash(*args, **kwargs):
             raise RuntimeError("power cut")
 
-        monkeypatch.setattr(services, "_queue", crash)
+        # The last write of placing: history, timeline and the confirmation, after the stock.
+        monkeypatch.setattr(services, "insert_rows", crash)
         with pytest.raises(RuntimeError):
             pickup_order(store, [(variant, 2)])
         assert not Order.objects.exists()
