@@ -108,6 +108,14 @@ def timeline_entry(
     )
 
 
+def _clean(customer: Customer) -> None:
+    """The model's own checks (lengths, choices), refused field by field like any bad input."""
+    try:
+        customer.full_clean()
+    except ValidationError as exc:
+        raise InvalidCustomerData("Invalid customer data.", errors=exc.message_dict) from exc
+
+
 def _normalised_identity(email: str | None, phone: str | None) -> tuple[str | None, str | None]:
     errors: dict[str, list[str]] = {}
     try:
@@ -203,7 +211,7 @@ def find_or_create_customer(
                     created_by_client=actor.client,
                     **preferences,
                 )
-                customer.full_clean()
+                _clean(customer)
                 errors = sms_channel_errors(customer)
                 if errors:
                     raise InvalidCustomerData(
@@ -297,7 +305,7 @@ def update_customer_profile(*, actor: Actor, customer: Customer, **changes: Any)
             errors = sms_channel_errors(customer)
             if errors:
                 raise InvalidCustomerData("This phone number cannot receive SMS.", errors=errors)
-        customer.full_clean()
+        _clean(customer)
         name_actor(customer, actor).save()
         record_timeline_event(
             customer=customer,

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from common.access import desk_rule
 from common.actor import Actor
@@ -55,6 +55,7 @@ def _render(request, customer, form: ServiceNoteForm, status: int = 200):
 
 
 @desk_rule(scope="")
+@require_safe
 def customer_detail(request, customer_id: int):
     customer = _customer(customer_id)
     if customer.merged_into_id:  # an alias: the surviving record is the customer's page

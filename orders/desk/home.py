@@ -2,6 +2,7 @@
 and receives today, with counts on top. htmx reloads the board's fragment every minute."""
 
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from common.access import desk_rule
 from orders.selectors.board import board_stores_for, morning_board
@@ -10,6 +11,7 @@ REFRESH_SECONDS = 60
 
 
 @desk_rule()
+@require_safe
 def desk_home(request):
     stores = board_stores_for(request.user)
     wanted = request.GET.get("store", "")

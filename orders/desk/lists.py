@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from common.access import desk_rule
 from common.actor import Actor
@@ -35,6 +35,7 @@ def _my_store(request) -> Store | None:
 
 
 @desk_rule()
+@require_safe
 def shared_list(request):
     q = request.GET.get("q", "").strip()
     store = _my_store(request)

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from common.access import desk_rule
 from common.actor import Actor
@@ -23,6 +23,7 @@ from stores.selectors import store_ids_for_staff
 
 
 @desk_rule()
+@require_safe
 def pickups(request):
     store_code = request.GET.get("store") or None
     orders = (
@@ -98,6 +99,7 @@ MAX_REASON = 200
 
 
 @desk_rule()
+@require_safe
 def pickup_scan(request):
     """The counter scanned the QR code of the ready e-mail (or typed the code): the order it
     names, with a button to hand it over."""

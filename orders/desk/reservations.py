@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from common.access import desk_rule
 from common.actor import Actor
@@ -63,6 +63,7 @@ def _back_to_phone_desk(params: dict) -> str:
 
 
 @desk_rule()
+@require_safe
 def phone_desk(request):
     """Look up the caller by phone, find a product, see stock nearby, reserve."""
     phone = request.GET.get("phone", "").strip()
@@ -194,6 +195,7 @@ def phone_desk_reserve(request):
 
 
 @desk_rule()
+@require_safe
 def store_reservations(request):
     """Active reservations in the staff member's stores, expiring first on top."""
     now = timezone.now()

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from common.access import desk_rule
 from common.actor import Actor
@@ -66,6 +66,7 @@ def _actor(request) -> Actor:
 
 
 @desk_rule()
+@require_safe
 def returns_counter(request):
     """Search box (order number, scanned receipt barcode, phone, e-mail) and the returns that
     were announced for this counter."""
@@ -84,6 +85,7 @@ def returns_counter(request):
 
 
 @desk_rule()
+@require_safe
 def return_order(request, number: str):
     """One order: lines with what is still returnable, the customer's notes, the return form."""
     order = get_object_or_404(
@@ -207,6 +209,7 @@ def _refund_part(refund, currency: str) -> str:
 
 
 @desk_rule()
+@require_safe
 def return_detail(request, pk: int):
     """An announced return at one of my stores: receive it (conditions per line) and refund."""
     return_request = get_object_or_404(return_with_details(), pk=pk)

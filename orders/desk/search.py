@@ -2,6 +2,7 @@
 
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.views.decorators.http import require_safe
 
 from common.access import desk_rule
 from orders.models import OrderStatus, ReservationStatus
@@ -28,6 +29,7 @@ def desk_url(hit: SearchHit) -> str:
 
 
 @desk_rule()
+@require_safe
 def search(request):
     q = request.GET.get("q", "")
     context = {"q": q.strip(), "hits": []}

@@ -15,6 +15,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from common.access import desk_rule
 from common.actor import Actor
@@ -223,6 +224,7 @@ def barcode_svg(code: str) -> str:
 
 
 @desk_rule()
+@require_safe
 def till_receipt(request, number: str):
     order = (
         Order.objects.select_related("customer", "fulfilment_store")

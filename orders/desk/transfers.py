@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from common.access import desk_rule
 from common.actor import Actor
@@ -20,6 +20,7 @@ from stores.selectors import store_ids_for_staff
 
 
 @desk_rule()
+@require_safe
 def transfers(request):
     mine = store_ids_for_staff(request.user)
     base = (
