@@ -31,9 +31,11 @@ from orders.selectors.reservations import (
     reservation_stores_for,
     reservations_of_customer,
     search_variants,
+    sorted_by_sizes,
     stock_by_variant_and_store,
-    stores_near,
+    stock_stores_for_desk,
 )
+from orders.selectors.sizes import usual_sizes
 from orders.services.reservations import (
     InvalidReservation,
     cancel_reservation,
@@ -62,15 +64,34 @@ def _back_to_phone_desk(params: dict) -> str:
     return reverse("desk:phone-desk") + (f"?{query}" if query else "")
 
 
-@desk_rule()
-@require_safe
-def phone_desk(request):
-    """Look up the caller by phone, find a product, see stock nearby, reserve."""
-    phone = request.GET.get("phone", "").strip()
-    q = request.GET.get("q", "").strip()
-    postcode = request.GET.get("postcode", "").strip()
-    context = {"phone": phone, "q": q, "postcode": postcode, "now": timezone.now()}
+def _stock_rows(variant, stores, stock) -> dict:
+    """One search result: availability per store (in the stores' order), which store the Reserve
+    form preselects (the first one the staff member may reserve in that has stock) and where else
+    there is stock."""
+    rows = [
+        {
+            "store": store,
+            "available": stock[(variant.pk, store.pk)].available
+            if (variant.pk, store.pk) in stock
+            else 0,
+        }
+        for store in stores
+    ]
+    reservable = [row for row in rows if row["store"].may_reserve]
+    preselected = next((row["store"] for row in reservable if row["available"] > 0), None)
+    return {
+        "variant": variant,
+        "stores": rows,
+        "reservable": reservable,
+        "preselected": preselected,
+        "elsewhere": [r for r in rows if r["available"] > 0 and not r["store"].may_reserve],
+        "here": sum(r["available"] for r in rows if r["store"].is_own),
+        "in_stock": [r for r in rows if r["available"] > 0],
+    }
 
+
+def _phone_desk_context(request, *, phone: str, q: str, postcode: str) -> dict:
+    context = {"phone": phone, "q": q, "postcode": postcode, "now": timezone.now()}
     customer = None
     if phone:
         try:
@@ -88,28 +109,32 @@ def phone_desk(request):
     context["new_customer"] = bool(phone) and customer is None and "phone_error" not in context
 
     if q:
-        stores = stores_near(
-            reservation_stores_for(request.user), customer=customer, postcode=postcode
-        )
-        variants = list(search_variants(q))
+        stores = stock_stores_for_desk(request.user, customer=customer, postcode=postcode)
+        sizes = usual_sizes(customer) if customer is not None else {}
+        variants = sorted_by_sizes(list(search_variants(q)), sizes)
         stock = stock_by_variant_and_store(variants, stores)
         context["stores"] = stores
-        context["results"] = [
-            {
-                "variant": variant,
-                "stores": [
-                    {
-                        "store": store,
-                        "available": stock[(variant.pk, store.pk)].available
-                        if (variant.pk, store.pk) in stock
-                        else 0,
-                    }
-                    for store in stores
-                ],
-            }
-            for variant in variants
-        ]
+        context["results"] = [_stock_rows(variant, stores, stock) for variant in variants]
+    return context
+
+
+@desk_rule()
+@require_safe
+def phone_desk(request):
+    """Look up the caller by phone, find a product, see stock in every store, reserve."""
+    context = _phone_desk_context(
+        request,
+        phone=request.GET.get("phone", "").strip()[:MAX_TYPED],
+        q=request.GET.get("q", "").strip()[:MAX_TYPED],
+        postcode=request.GET.get("postcode", "").strip()[:MAX_TYPED],
+    )
     return render(request, "desk/reservations/phone_desk.html", context)
+
+
+MAX_TYPED = 100  # a phone number, a product search, a postcode: longer is not one
+MAX_NAME = 100  # Customer.first_name / last_name
+MAX_EMAIL = 254
+MAX_NOTE = 500  # Reservation.note
 
 
 def _deadline(value: str, store) -> datetime | None:
@@ -126,36 +151,96 @@ def _deadline(value: str, store) -> datetime | None:
     return naive.replace(tzinfo=store.zone) if timezone.is_naive(naive) else naive
 
 
+def _typed_errors(post, *, new_customer: bool) -> dict[str, str]:
+    """What the desk checks before asking the service: lengths and the new caller's name."""
+    errors = {}
+    if new_customer:
+        if not post.get("first_name", "").strip():
+            errors["first_name"] = _("A new customer needs a first name.")
+        for name, limit in (
+            ("first_name", MAX_NAME),
+            ("last_name", MAX_NAME),
+            ("email", MAX_EMAIL),
+        ):
+            if len(post.get(name, "").strip()) > limit:
+                errors[name] = _("At most %(max)s characters.") % {"max": limit}
+    if len(post.get("note", "")) > MAX_NOTE:
+        errors["note"] = _("At most %(max)s characters.") % {"max": MAX_NOTE}
+    return errors
+
+
+def _service_errors(exc: ApplicationError) -> dict[str, str]:
+    """The service's refusal, by the form's fields (its `lines` are the quantity here)."""
+    fields = {"lines": "quantity", "customer": "phone"}
+    errors: dict[str, str] = {}
+    for field, problems in exc.errors.items():
+        name = fields.get(field, field)
+        # The service's field details are written in English (for the API).
+        errors[name] = (
+            " ".join(str(p) for p in problems) if english() else _("Please check this entry.")
+        )
+    short = [line for line in exc.extra.get("lines", []) if "available" in line]
+    if short:
+        errors["quantity"] = " ".join(
+            _("%(available)s available at %(store)s.")
+            % {"available": line["available"], "store": line["store"]}
+            for line in short
+        )
+    if not errors:
+        errors["reserve"] = desk_error(exc)
+    return errors
+
+
+def _refused(request, post, errors: dict[str, str]):
+    """The phone desk again, the form's values kept and each problem next to its field."""
+    context = _phone_desk_context(
+        request,
+        phone=post.get("phone", "").strip()[:MAX_TYPED],
+        q=post.get("q", "").strip()[:MAX_TYPED],
+        postcode=post.get("postcode", "").strip()[:MAX_TYPED],
+    )
+    sku = post.get("sku", "")
+    context["posted"] = {
+        "sku": sku,
+        "errors": errors,
+        "values": {k: post.get(k, "")[:MAX_NOTE] for k in post if k != "csrfmiddlewaretoken"},
+    }
+    if not any(result["variant"].sku == sku for result in context.get("results", [])):
+        # The form is not on the page (the search changed): say it at the top.
+        context["posted"]["unplaced"] = list(errors.values())
+    return render(request, "desk/reservations/phone_desk.html", context, status=400)
+
+
 @desk_rule("orders.add_reservation")
 @require_POST
 def phone_desk_reserve(request):
     """One submit: customer (known or new), SKU, store, quantity, optional deadline."""
     post = request.POST
-    back = _back_to_phone_desk(
-        {"phone": post.get("phone", ""), "q": post.get("q", ""), "postcode": post.get("postcode")}
+    errors: dict[str, str] = {}
+    variant = (
+        Variant.objects.select_related("product")
+        .filter(sku=post.get("sku", "")[:MAX_TYPED], is_active=True)
+        .first()
     )
-    store = reservation_stores_for(request.user).filter(code=post.get("store", "")).first()
-    variant = Variant.objects.select_related("product").filter(sku=post.get("sku", "")).first()
-    if store is None or variant is None:
-        messages.error(request, _("Choose a product and a store you may reserve in."))
-        return redirect(back)
+    if variant is None:
+        errors["sku"] = _("Choose a product from the search results.")
+    store = reservation_stores_for(request.user).filter(code=post.get("store", "")[:20]).first()
+    if store is None:
+        errors["store"] = _("Choose a store you may reserve in.")
     customer = None
     if post.get("customer"):
         customer_id = object_id(post["customer"])
         customer = customer_for_desk(customer_id) if customer_id else None
         if customer is None:
-            messages.error(request, _("That customer no longer exists."))
-            return redirect(back)
+            errors["phone"] = _("That customer no longer exists; look the caller up again.")
     quantity = whole_number(post.get("quantity", "1"), minimum=1, maximum=MAX_QUANTITY)
     if quantity is None:
-        messages.error(
-            request,
-            _("Not reserved. The quantity must be a whole number from 1 to %(max)s.")
-            % {"max": MAX_QUANTITY},
-        )
-        return redirect(back)
+        errors["quantity"] = _("A whole number from 1 to %(max)s.") % {"max": MAX_QUANTITY}
+    errors |= _typed_errors(post, new_customer=not post.get("customer"))
+    if errors:
+        return _refused(request, post, errors)
     try:
-        expires_at = _deadline(post.get("expires_at", ""), store)
+        expires_at = _deadline(post.get("expires_at", "").strip()[:MAX_TYPED], store)
         reservation = reserve_for_customer(
             actor=Actor(user=request.user, channel=Channel.PHONE),
             store=store,
@@ -164,17 +249,16 @@ def phone_desk_reserve(request):
             customer_details=None
             if customer
             else {
-                "phone": post.get("phone"),
-                "email": post.get("email"),
+                "phone": post.get("phone", "")[:MAX_TYPED],
+                "email": post.get("email", "").strip(),
                 "first_name": post.get("first_name", "").strip(),
                 "last_name": post.get("last_name", "").strip(),
             },
             expires_at=expires_at,
-            note=post.get("note", "")[:500],
+            note=post.get("note", ""),
         )
     except ApplicationError as exc:
-        messages.error(request, _("Not reserved. %(why)s") % {"why": _error_text(exc)})
-        return redirect(back)
+        return _refused(request, post, _service_errors(exc))
     messages.success(
         request,
         _(
@@ -191,7 +275,7 @@ def phone_desk_reserve(request):
             "until": local_datetime(reservation.expires_at, store.zone),
         },
     )
-    return redirect(_back_to_phone_desk({"phone": post.get("phone", "")}))
+    return redirect(_back_to_phone_desk({"phone": post.get("phone", "")[:MAX_TYPED]}))
 
 
 @desk_rule()

@@ -94,7 +94,7 @@ def search_variants(q: str, *, limit: int = 20) -> QuerySet[Variant]:
     match = Q(ean=q) | Q(sku__icontains=q) | words
     return (
         Variant.objects.filter(match, is_active=True, product__is_active=True)
-        .select_related("product")
+        .select_related("product__category")
         .order_by("product__name", "sku")[:limit]
     )
 
@@ -115,25 +115,69 @@ def _postcode_point(postcode: str, stores: list[Store]) -> tuple | None:
     return None
 
 
+def _caller_point(stores: list[Store], *, customer: Customer | None, postcode: str) -> tuple | None:
+    """Where the caller is: the postcode given, else the customer's preferred store, else their
+    postcode; None when nothing says."""
+    point = _postcode_point(postcode, stores) if postcode else None
+    if point is None and customer is not None and customer.preferred_store_id:
+        preferred = customer.preferred_store
+        point = preferred.latitude, preferred.longitude
+    if point is None and customer is not None and customer.postcode:
+        point = _postcode_point(customer.postcode, stores)
+    return point
+
+
 def stores_near(
     stores, *, customer: Customer | None = None, postcode: str = "", limit: int = 5
 ) -> list[Store]:
     """Stores nearest to a postcode or the customer's preferred store (or postcode); each with
     `distance_km` (None when there is no point to measure from, then in code order)."""
     stores = list(stores)
-    point = None
-    if postcode:
-        point = _postcode_point(postcode, stores)
-    if point is None and customer is not None and customer.preferred_store_id:
-        preferred = customer.preferred_store
-        point = preferred.latitude, preferred.longitude
-    if point is None and customer is not None and customer.postcode:
-        point = _postcode_point(customer.postcode, stores)
+    point = _caller_point(stores, customer=customer, postcode=postcode)
     if point is None:
         for store in stores:
             store.distance_km = None
         return sorted(stores, key=lambda s: s.code)[:limit]
     return stores_by_distance(stores, *point)[:limit]
+
+
+def stock_stores_for_desk(
+    user, *, customer: Customer | None = None, postcode: str = ""
+) -> list[Store]:
+    """Every active store with a counter, for the phone desk's availability table.
+
+    Seeing stock anywhere is a read every staff role may do; where one may reserve stays
+    `reservation_stores_for`. The staff member's own stores come first (not for service agents,
+    who answer for every store), then the rest nearest the caller (postcode, preferred store,
+    customer postcode) or, when nothing says where the caller is, nearest the own store. Each
+    store carries `distance_km` (None without a point), `is_own` and `may_reserve`.
+    """
+    stores = list(Store.objects.filter(is_active=True, is_warehouse=False).order_by("code"))
+    own = set() if is_service_agent(user) else store_ids_for_staff(user)
+    reservable = set(reservation_stores_for(user).values_list("pk", flat=True))
+    point = _caller_point(stores, customer=customer, postcode=postcode)
+    if point is None:
+        home = next((s for s in stores if s.pk in own), None)
+        point = (home.latitude, home.longitude) if home else None
+    if point is None:
+        for store in stores:
+            store.distance_km = None
+    else:
+        stores = stores_by_distance(stores, *point)
+    for store in stores:
+        store.is_own = store.pk in own
+        store.may_reserve = store.pk in reservable
+    return sorted(stores, key=lambda s: not s.is_own)  # stable: distance order kept within
+
+
+def sorted_by_sizes(variants: list[Variant], sizes: dict[str, dict]) -> list[Variant]:
+    """The caller's sizes first (`sizes` as orders.selectors.sizes.usual_sizes gives them), each
+    variant marked `in_callers_size`; otherwise the order found."""
+    for variant in variants:
+        usual = sizes.get(variant.product.category.slug)
+        size = (variant.attributes or {}).get("size")
+        variant.in_callers_size = bool(usual and size is not None and str(size) == usual["size"])
+    return sorted(variants, key=lambda v: not v.in_callers_size)
 
 
 def stock_by_variant_and_store(variants, stores) -> dict[tuple[int, int], StockItem]:
