@@ -14,7 +14,13 @@ from common.access import desk_rule
 from common.actor import Actor
 from common.errors import ApplicationError
 from common.models import Channel
-from customers.services import add_service_note
+from customers.services import add_service_note, pending_contact_changes
+from orders.desk.customer_profile import (
+    CustomerProfileForm,
+    initial_for,
+    refusal_to_form,
+    save_profile,
+)
 from orders.desk.errors import desk_error
 from orders.selectors.customer_page import customer_for_page, customer_page
 from stores.models import Store
@@ -44,12 +50,22 @@ def _customer(customer_id: int):
     return customer
 
 
-def _render(request, customer, form: ServiceNoteForm, status: int = 200):
+def _render(
+    request,
+    customer,
+    form: ServiceNoteForm | None = None,
+    status: int = 200,
+    profile_form: CustomerProfileForm | None = None,
+):
+    may_edit = request.user.has_perm("customers.change_customer") and not customer.erased_at
     context = {
         "page": customer_page(customer, page=request.GET.get("page", 1)),
         "customer": customer,
-        "form": form,
+        "form": form or ServiceNoteForm(),
         "may_write_notes": request.user.has_perm("customers.add_servicenote"),
+        "may_edit_profile": may_edit,
+        "profile_form": profile_form or CustomerProfileForm(initial=initial_for(customer)),
+        "pending_contact": pending_contact_changes(customer) if may_edit else {},
     }
     return render(request, "desk/customers/detail.html", context, status=status)
 
@@ -100,7 +116,47 @@ def customer_add_note(request, customer_id: int):
     return redirect(reverse("desk:customer", args=[customer.pk]) + "#notes")
 
 
+PENDING_NAMES = {"email": gettext_lazy("e-mail address"), "phone": gettext_lazy("phone number")}
+
+
+def _actor(user) -> Actor:
+    channel, _store = _note_channel_and_store(user)
+    return Actor(user=user, channel=channel)
+
+
+@desk_rule("customers.change_customer", scope="")
+@require_POST
+def customer_edit_profile(request, customer_id: int):
+    """Service agents and managers change the profile on the customer's behalf."""
+    customer = _customer(customer_id)
+    if customer.merged_into_id:
+        raise Http404(_("This customer was merged into another."))
+    form = CustomerProfileForm(request.POST)
+    if not form.is_valid():
+        return _render(request, customer, status=400, profile_form=form)
+    try:
+        customer, pending = save_profile(actor=_actor(request.user), customer=customer, form=form)
+    except ApplicationError as exc:
+        refusal_to_form(form, exc, form.changes)
+        return _render(request, customer_for_page(customer.pk), status=400, profile_form=form)
+    if not form.changes:
+        messages.info(request, _("Nothing changed."))
+    elif pending:
+        messages.success(
+            request,
+            _(
+                "Profile saved. The new %(fields)s applies once the customer confirms it with "
+                "the code just sent to it."
+            )
+            % {"fields": _(" and ").join(str(PENDING_NAMES[name]) for name in pending)},
+        )
+    else:
+        messages.success(request, _("Profile saved."))
+    return redirect(reverse("desk:customer", args=[customer.pk]) + "#profile")
+
+
 urlpatterns = [
     path("customers/<int:customer_id>/", customer_detail, name="customer"),
     path("customers/<int:customer_id>/notes/", customer_add_note, name="customer-add-note"),
+    path("customers/<int:customer_id>/profile/", customer_edit_profile, name="customer-profile"),
 ]
