@@ -160,6 +160,7 @@ def world(db):
         "returns/<int:pk>/": {"pk": return_request.pk},
         "webhooks/<int:pk>/": {"pk": subscription.pk, "event_id": delivery.event_id},
         "lists/<int:customer_id>/": {"customer_id": customer.pk},
+        "lists/<int:customer_id>/items/": {"customer_id": customer.pk, "sku": variant.sku},
         "customers/<int:customer_id>/": {"customer_id": customer.pk},
         "pickups/<str:number>/": {"number": order.number},
         "returns/order/<str:number>/": {"number": purchase.number},
