@@ -4,6 +4,7 @@ preferences on the customer's behalf, through the same service as the API's staf
 e-mail or phone applies only once confirmed with the code sent to it."""
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,6 +17,8 @@ from customers.services import pending_contact_changes, update_customer_profile
 from orders.desk.errors import desk_error, english
 from stores.models import Store
 
+# The language of the customer's e-mails and SMS, where customers have one.
+HAS_LANGUAGE = any(f.name == "language" for f in Customer._meta.get_fields())
 MAX_SIZES = 20
 MAX_CATEGORY = 50
 MAX_SIZE = 20
@@ -67,6 +70,18 @@ class CustomerProfileForm(forms.Form):
         error_messages={"max_length": TOO_LONG},
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if HAS_LANGUAGE:
+            self.fields["language"] = forms.ChoiceField(
+                label=gettext_lazy("Language of messages"),
+                choices=settings.LANGUAGES,
+                error_messages={
+                    "required": gettext_lazy("Choose a language."),
+                    "invalid_choice": gettext_lazy("Choose one of the languages listed."),
+                },
+            )
+
     def clean_sizes(self) -> dict[str, str]:
         text = self.cleaned_data["sizes"]
         sizes: dict[str, str] = {}
@@ -88,7 +103,8 @@ class CustomerProfileForm(forms.Form):
 
 
 def initial_for(customer: Customer) -> dict:
-    return {
+    """The profile as the form shows it."""
+    stored = {
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "email": customer.email or "",
@@ -98,6 +114,9 @@ def initial_for(customer: Customer) -> dict:
         "postcode": customer.postcode,
         "sizes": ", ".join(f"{c}: {s}" for c, s in (customer.sizes or {}).items()),
     }
+    if HAS_LANGUAGE:
+        stored["language"] = customer.language
+    return stored
 
 
 def changes_of(form: CustomerProfileForm, customer: Customer) -> dict:
@@ -113,6 +132,8 @@ def changes_of(form: CustomerProfileForm, customer: Customer) -> dict:
         "postcode": customer.postcode,
         "sizes": customer.sizes or {},
     }
+    if HAS_LANGUAGE:
+        current["language"] = customer.language
     changes = {}
     for name, value in data.items():
         if isinstance(value, str):

@@ -3,10 +3,12 @@ and managers change it through the same service as the API, store staff may not,
 e-mail waits for the customer's code, every refusal stands next to its field."""
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from common.models import OutboxMessage
 from customers.models import ContactChange, Customer, TimelineEvent
+from orders.desk.customer_profile import HAS_LANGUAGE
 from stores.models import StaffRole
 from tests.factories import CustomerFactory, StoreFactory, UserFactory, staff_user
 
@@ -42,6 +44,8 @@ def form(customer, **changes) -> dict:
         "postcode": customer.postcode,
         "sizes": ", ".join(f"{c}: {s}" for c, s in customer.sizes.items()),
     }
+    if HAS_LANGUAGE:
+        data["language"] = customer.language
     return data | changes
 
 
@@ -146,3 +150,14 @@ def test_a_store_not_selling_is_not_offered(store, anna):
     client = desk(staff_user(store, role=StaffRole.SERVICE_AGENT))
     response = client.post(url(anna), form(anna, preferred_store=warehouse.code))
     assert "preferred_store" in response.context["profile_form"].errors
+
+
+@pytest.mark.skipif(not HAS_LANGUAGE, reason="customers have no language of messages here")
+def test_the_language_of_messages_is_changed_too(store, anna):
+    client = desk(staff_user(store, role=StaffRole.SERVICE_AGENT))
+    other = next(code for code, _name in settings.LANGUAGES if code != anna.language)
+    assert client.post(url(anna), form(anna, language=other)).status_code == 302
+    anna.refresh_from_db()
+    assert anna.language == other
+    response = client.post(url(anna), form(anna, language="tlh"))
+    assert "language" in response.context["profile_form"].errors
