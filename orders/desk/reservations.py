@@ -206,8 +206,22 @@ def _refused(request, post, errors: dict[str, str]):
         "values": {k: post.get(k, "")[:MAX_NOTE] for k in post if k != "csrfmiddlewaretoken"},
     }
     if not any(result["variant"].sku == sku for result in context.get("results", [])):
-        # The form is not on the page (the search changed): say it at the top.
-        context["posted"]["unplaced"] = list(errors.values())
+        # The form is not on the page (the search changed): say it at the top, field by field.
+        labels = {
+            "sku": _("Product"),
+            "store": _("Store"),
+            "quantity": _("Quantity"),
+            "phone": _("Caller's phone number"),
+            "first_name": _("First name"),
+            "last_name": _("Last name"),
+            "email": _("E-mail"),
+            "expires_at": _("Until (optional)"),
+            "note": _("Note (optional)"),
+        }
+        context["posted"]["unplaced"] = [
+            f"{labels[field]}: {problem}" if field in labels else problem
+            for field, problem in errors.items()
+        ]
     return render(request, "desk/reservations/phone_desk.html", context, status=400)
 
 
