@@ -125,7 +125,8 @@ def desk_forms(client: Client, world) -> dict[str, list[Form]]:
         reader = FormReader(urlsplit(page).path)
         reader.feed(response.content.decode())
         for form in reader.forms:
-            forms.setdefault(_route_of(form.action), []).append(form)
+            if form.action.startswith(f"/{DESK_PREFIX}"):  # not the language switcher's
+                forms.setdefault(_route_of(form.action), []).append(form)
     return forms
 
 
