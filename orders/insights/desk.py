@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from common.access import desk_rule
 from common.errors import InvalidInput
@@ -100,6 +101,7 @@ def _tables(period: str, first, last, store_ids) -> dict:
 
 
 @desk_rule(PERMISSION, scope="")
+@require_safe
 def insights_page(request):
     context = _figures(request)
     context["query"] = request.GET.urlencode()
@@ -108,6 +110,7 @@ def insights_page(request):
 
 
 @desk_rule(PERMISSION, scope="")
+@require_safe
 def insights_csv(request, chart: str):
     if chart not in charts.CHART_NAMES:
         raise Http404("No such chart.")
@@ -128,6 +131,7 @@ def insights_csv(request, chart: str):
 
 
 @desk_rule(PERMISSION, scope="")
+@require_safe
 def insights_chart(request, chart: str):
     if chart not in charts.CHART_NAMES:
         raise Http404("No such chart.")

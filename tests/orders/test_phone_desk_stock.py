@@ -165,3 +165,18 @@ class TestBadInput:
         assert response.status_code == 302
         customer = Customer.objects.get(phone="+491705555555")
         assert (customer.first_name, customer.last_name) == ("Jonas", "Weber")
+
+
+def test_the_phone_desk_answers_in_german(client, store, german):
+    variant = variant_in_stock(store)
+    client.force_login(staff_user(store))
+    response = client.post(
+        "/desk/phone/reserve/",
+        {"phone": "0170 5555555", "q": variant.sku, "sku": variant.sku, "store": store.code}
+        | {"quantity": "12345678901234567890", "first_name": ""},
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Eine ganze Zahl von 1 bis 9999." in page
+    assert "Ein neuer Kunde braucht einen Vornamen." in page
+    assert "Nicht reserviert." in page
