@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from common import sms, webhooks
+from common import outbox, sms, webhooks
 from common.auth import issue_user_token
 from common.models import Channel
 from tests.factories import (
@@ -83,6 +83,14 @@ def _empty_sms_outbox():
 def _fresh_webhook_subscribers():
     """Each test reads who subscribed afresh (the cache would outlive the rolled-back rows)."""
     webhooks.forget_subscribed_types()
+
+
+@pytest.fixture(autouse=True)
+def _outside_any_request():
+    """A response a test never closes (a streamed body) leaves the outbox thinking it is still
+    inside that request; the next test starts outside one, as the next request would."""
+    yield
+    outbox._local.deferred = None
 
 
 @pytest.fixture
