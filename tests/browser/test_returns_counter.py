@@ -4,7 +4,7 @@ manager may refund; store staff only receive, tests/orders/test_returns_desk.py)
 from decimal import Decimal
 
 import pytest
-from django.test import Client
+from playwright.sync_api import expect
 
 from common.actor import Actor
 from common.models import Channel
@@ -12,14 +12,14 @@ from customers.services import add_service_note
 from inventory.models import StockItem
 from orders.models import Return, ReturnStatus
 from stores.models import StaffRole
-from tests.browser import Browser
+from tests.browser.desk import signed_in, success_message
 from tests.factories import CustomerFactory, StoreFactory, VariantFactory, staff_user
 from tests.orders.factories_returns import bought
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_counter_return_walk_through(live_server, tmp_path):
+def test_counter_return_walk_through(live_server, page):
     berlin = StoreFactory(code="BER-01", name="Berlin Mitte")
     hamburg = StoreFactory(code="HAM-01", name="Hamburg")
     customer = CustomerFactory(first_name="Lena", last_name="Wolf")
@@ -32,29 +32,22 @@ def test_counter_return_walk_through(live_server, tmp_path):
     order = bought(
         customer=customer, store=berlin, channel=Channel.WEB, lines=[(jacket, 1, "129.00")]
     )
-    login = Client()
-    login.force_login(staff_user(hamburg, role=StaffRole.MANAGER))
-    session = login.cookies["sessionid"].value
+    signed_in(page, live_server.url, staff_user(hamburg, role=StaffRole.MANAGER))
 
-    with Browser() as b:
-        b.set_cookie("sessionid", session, live_server.url)
-        b.goto(f"{live_server.url}/desk/returns/")
-        b.wait_for("document.querySelector('#find-order')")
-        b.eval(f"document.querySelector('#q').value = 'ORDER:{order.number}'")
-        b.eval("document.querySelector('#find-order').requestSubmit()")
-        b.wait_for("document.querySelector('#return-form')")
-        assert "Zipper broke; agreed full refund to card" in b.text()
+    page.goto(f"{live_server.url}/desk/returns/")
+    page.fill("#q", f"ORDER:{order.number}")
+    page.locator("#find-order [type=submit]").click()
+    expect(page.locator("#service-notes")).to_contain_text(
+        "Zipper broke; agreed full refund to card"
+    )
 
-        b.eval("document.querySelector('#return-form input[name=line]').checked = true")
-        b.eval("document.querySelector(\"select[name^=reason_]\").value = 'defective'")
-        b.eval("document.querySelector('#return-form').requestSubmit()")
-        # Refunding cannot be undone: the desk asks first.
-        b.wait_for("document.querySelector('#confirm form')")
-        assert "129" in b.text()
-        b.eval("document.querySelector('#confirm form').requestSubmit()")
-        b.wait_for("document.querySelector('.messages .success')")
-        message = b.eval("document.querySelector('.messages .success').innerText")
-        b.screenshot(tmp_path / "returns-counter.png")
+    page.locator("#return-form input[name=line]").check()
+    page.locator("select[name^=reason_]").select_option("defective")
+    page.locator("#submit-return").click()
+    # Refunding cannot be undone: the desk asks first, naming the amount.
+    expect(page.locator("#confirm")).to_contain_text("129")
+    page.locator("#confirm form button").click()
+    message = success_message(page)
 
     r = Return.objects.get()
     assert r.status == ReturnStatus.REFUNDED and r.store == hamburg
