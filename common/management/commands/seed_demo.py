@@ -34,8 +34,8 @@ DEMO_CLIENTS = (("webshop", Channel.WEB), ("phone-desk", Channel.PHONE))
 # username, stores ("*" = every location), role, first name, last name. Jan Lehmann leads the
 # Berlin store and covers the trade centre: with his login a newcomer walks every journey.
 DEMO_STAFF = (
-    ("manager", "*", StaffRole.MANAGER, "Miriam", "Krüger"),
     ("berlin", "BER-01 CGN-01", StaffRole.MANAGER, "Jan", "Lehmann"),
+    ("manager", "*", StaffRole.MANAGER, "Miriam", "Krüger"),
     ("hamburg", "HAM-01", StaffRole.STORE_STAFF, "Fiete", "Hansen"),
     ("muenchen", "MUC-01", StaffRole.STORE_STAFF, "Vroni", "Huber"),
     ("koeln", "CGN-01", StaffRole.STORE_STAFF, "Kevin", "Schmitz"),
@@ -268,7 +268,8 @@ def demo_summary(*, port: int, style) -> str:
     lines += ["", style.SUCCESS(f"Logins at {base}/desk/ (password for all: {DEMO_PASSWORD})")]
     for username, where, role, first, last in DEMO_STAFF:
         stores = "all stores" if where == "*" else where.replace(" ", " and ")
-        lines.append(f"  {username:<26} {StaffRole(role).label}, {stores} ({first} {last})")
+        start = "  <- start here" if username == "berlin" else ""
+        lines.append(f"  {username:<26} {StaffRole(role).label}, {stores} ({first} {last}){start}")
     lines.append(f"  {'admin':<26} superuser")
     anna = JOURNEY_PEOPLE[0]
     lines.append(f"  {anna.email:<26} customer login ({anna.first_name} {anna.last_name})")
