@@ -22,8 +22,9 @@ TIMEOUT_MS = 15_000
 
 
 def chromium_path() -> str | None:
-    if os.environ.get("OMNIS_CHROMIUM"):
-        return os.environ["OMNIS_CHROMIUM"]
+    wanted = os.environ.get("OMNIS_CHROMIUM")
+    if wanted:
+        return shutil.which(wanted)
     return next(filter(None, (shutil.which(name) for name in CHROMIUM_CANDIDATES)), None)
 
 
