@@ -3,7 +3,8 @@ Berlin staff member (Jan Lehmann, who also covers the trade centre) and carry jo
 its warehouse transfer), 3, 6 and 7 through the desk alone — no admin, no API.
 
 One test, one seeded demo: the journeys follow each other as a day at the desk does, and each step
-says which journey it is in when it fails.
+says which journey it is in when it fails. The browser asks for German, as the retailer's staff do:
+the messages checked are the German ones.
 """
 
 import re
@@ -61,6 +62,7 @@ def test_the_berlin_staff_member_walks_the_journeys_on_the_demo(demo, live_serve
 
 
 def morning_board(page: Page, url: str) -> None:
+    expect(page.locator("h1")).to_contain_text("Tagesübersicht")
     expect(page.locator("#board-counts")).to_be_visible()
     # Jan works in two stores: the board switches to the trade centre, where Thomas's drill waits.
     page.select_option("#store-switcher select", "CGN-01")
@@ -94,7 +96,7 @@ def journey_1_phone_reservation_then_sale(page: Page, url: str) -> None:
     page.goto(f"{url}/desk/reservations/")
     page.locator(f"#reservation-{reservation.pk} form[action$='/collect/'] button").click()
     page.locator("#confirm form button").click()
-    success_message(page)
+    assert f"Reservierung {reservation.pk} abgeholt" in success_message(page)
     reservation.refresh_from_db()
     assert reservation.status == ReservationStatus.COLLECTED and reservation.order_id
 
@@ -111,8 +113,9 @@ def journey_2_drill_handed_over_at_the_trade_centre(page: Page, url: str) -> Non
     page.fill("#scan-code", f"{PICKUP_QR_PREFIX}{order.number}:{order.pickup_code}")
     page.locator("#scan button").click()
     expect(page.locator("#hand-over")).to_contain_text("Thomas Becker")
+    expect(page.locator("#hand-over form button")).to_have_text("Jetzt übergeben")
     page.locator("#hand-over form button").click()
-    assert order.number in success_message(page)
+    assert f"{order.number} übergeben" in success_message(page)
     order.refresh_from_db()
     assert order.status == OrderStatus.COLLECTED
 
@@ -121,7 +124,8 @@ def journey_2_drill_set_through_a_warehouse_transfer(page: Page, url: str) -> No
     order = Order.objects.get(customer__email=THOMAS, status=OrderStatus.PLACED)
     page.goto(f"{url}/desk/transfers/")
     page.locator(f"#transfer-{order.transfer_id} button").click()
-    assert order.number in success_message(page)
+    message = success_message(page)
+    assert f"Umlagerung {order.transfer_id} angenommen" in message and order.number in message
 
     page.goto(f"{url}/desk/pickups/?store=CGN-01")
     page.locator(f"#order-{order.number} form[action$='/ready/'] button").click()
@@ -149,6 +153,7 @@ def journey_3_note_then_return_at_the_counter(page: Page, url: str) -> None:
     expect(page).to_have_url(re.compile(rf"/desk/customers/{julia.pk}/"))
     page.fill("#note-form textarea[name=text]", note)
     page.locator("#note-form button").click()
+    assert "Notiz gespeichert" in success_message(page)
     expect(page.locator("#note-list")).to_contain_text(note)
 
     page.goto(f"{url}/desk/returns/")
@@ -161,7 +166,7 @@ def journey_3_note_then_return_at_the_counter(page: Page, url: str) -> None:
     page.select_option("#store", "BER-01")
     page.locator("#submit-return").click()
     page.locator("#confirm form button").click()
-    assert "Refunded" in success_message(page)
+    assert "in BER-01 angenommen. Erstattet" in success_message(page)
 
     r = Return.objects.get(order=webshop_order)
     assert r.status == ReturnStatus.REFUNDED and r.store.code == "BER-01"
@@ -189,7 +194,7 @@ def journey_6_shared_list(page: Page, url: str) -> None:
         page.fill("#product", sku)
         page.fill("#note", "Passt zum Eichentisch")
         page.locator("#add-item [type=submit]").click()
-        success_message(page)
+        assert "auf die Liste von Sabine Hoffmann" in success_message(page)
     expect(page.locator("#list-items tbody tr")).to_have_count(len(online) + 2)
     expect(page.locator("#list-items")).to_contain_text("Jan Lehmann")
 
@@ -221,6 +226,7 @@ def journey_7_till_sale_returned_at_another_store(page: Page, url: str) -> None:
     expect(page.locator("input[type=hidden][name=sku]")).to_have_value(sku)
     page.fill("input[name=customer]", ANNA)
     page.locator("button[value=sell]").click()
+    expect(page.locator("#receipt")).to_contain_text("Bon")
     code = page.locator("#receipt-barcode").get_attribute("data-code")
     sale = Order.objects.get(number=code)
     assert sale.fulfilment_store.code == "BER-01" and sale.customer.email == ANNA
@@ -234,8 +240,7 @@ def journey_7_till_sale_returned_at_another_store(page: Page, url: str) -> None:
     page.select_option("#store", "CGN-01")
     page.locator("#submit-return").click()
     page.locator("#confirm form button").click()
-    message = success_message(page)
-    assert "CGN-01" in message and "Refunded" in message
+    assert "in CGN-01 angenommen. Erstattet" in success_message(page)
 
     r = Return.objects.get(order=sale)
     assert r.store.code == "CGN-01" and r.status == ReturnStatus.REFUNDED

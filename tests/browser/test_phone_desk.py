@@ -48,5 +48,5 @@ def test_phone_desk_walk_through(live_server, page):
     reservation = Reservation.objects.get()
     assert reservation.customer == anna
     assert list(reservation.lines.values_list("variant", "quantity")) == [(variant.pk, 2)]
-    assert f"Reservation {reservation.pk}" in message
-    assert "held at BER-01" in message and "until" in message
+    assert f"Reservierung {reservation.pk}" in message
+    assert "in BER-01 Berlin Mitte für Anna Becker zurückgelegt bis" in message

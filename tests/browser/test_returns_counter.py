@@ -53,4 +53,4 @@ def test_counter_return_walk_through(live_server, page):
     assert r.status == ReturnStatus.REFUNDED and r.store == hamburg
     assert r.lines.get().reason == "defective"
     assert StockItem.objects.get(store=hamburg, variant=jacket).on_hand == 1
-    assert f"Return {r.number} received at HAM-01. Refunded €129.00" in message
+    assert f"Rückgabe {r.number} in HAM-01 angenommen. Erstattet: 129,00 €" in message
