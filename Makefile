@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format worker beat bench install migrate seed clean prod messages
+.PHONY: run reset test lint format worker beat bench install migrate seed clean prod messages screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	@echo "· Database (migrations)"
+	@$(BIN)/python manage.py migrate --noinput -v0
 
 seed: migrate
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo --port $(PORT)
 
-run: seed
-	@echo "Omnis is starting on http://127.0.0.1:$(PORT)/  (staff UI /admin/ and /desk/, API /api/v1/, docs /api/docs/)"
-	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+# The demo loads once; the links and logins are printed last, once the server listens.
+run: migrate
+	@$(BIN)/python manage.py seed_demo --once --no-summary
+	@DJANGO_DEBUG=1 DJANGO_RUNSERVER_HIDE_WARNING=true $(BIN)/python manage.py serve_demo 127.0.0.1:$(PORT)
+
+# The demo from scratch (SQLite): every journey can be walked again.
+reset: install
+	@if [ -n "$$DATABASE_URL" ]; then echo "make reset rebuilds the SQLite demo only: unset DATABASE_URL"; exit 1; fi
+	rm -f db.sqlite3 db.sqlite3-journal db.sqlite3-wal db.sqlite3-shm
+	rm -rf tmp/emails
+	@$(MAKE) --no-print-directory seed
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -57,6 +66,10 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A config beat --loglevel=info
+
+# Every desk page of the demo in a real browser, saved to docs/screenshots/ (Chromium needed).
+screenshots: install
+	OMNIS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/browser/test_screenshots.py
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -2,7 +2,8 @@
 
 `SMS_BACKEND` names a class with `send(to, text)`: `common.sms.ConsoleBackend` (the default:
 printed, for development), `common.sms.LocmemBackend` (tests read `common.sms.outbox`),
-`common.sms.DummyBackend` (sends nothing) and `common.sms.HttpBackend`, a provider reached by
+`common.sms.DummyBackend` (sends nothing), `common.sms.SummaryFileBackend` (`make run`: to a file,
+one line on the console) and `common.sms.HttpBackend`, a provider reached by
 `SMS_URL` (chosen by default when `SMS_URL` is set).
 
 A text is one SMS: 160 GSM-7 characters. `fit_sms()` makes any text one: typographic characters
@@ -18,6 +19,7 @@ import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -127,6 +129,19 @@ def fit_sms(text: str, limit: int = SMS_LENGTH) -> str:
 class ConsoleBackend:
     def send(self, to: str, text: str) -> None:
         sys.stdout.write(f"SMS to {to}: {text}\n")
+        sys.stdout.flush()
+
+
+class SummaryFileBackend:
+    """For `make run`: the text is appended to sms.log next to the e-mails, one line announces it."""
+
+    def send(self, to: str, text: str) -> None:
+        folder = Path(settings.EMAIL_FILE_PATH)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "sms.log", "a", encoding="utf-8") as log_file:
+            log_file.write(f"{timezone.now().isoformat()} SMS to {to}: {text}\n")
+        short = text if len(text) <= 60 else text[:57] + "..."
+        sys.stdout.write(f"SMS to {to}: {short} ({folder / 'sms.log'})\n")
         sys.stdout.flush()
 
 

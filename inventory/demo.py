@@ -338,6 +338,8 @@ def stock_plan(
         put(JOURNEY_SKUS["shoes_last_pair"], "BER-01", 1)
     if JOURNEY_SKUS["shirt_m"] in skus:
         put(JOURNEY_SKUS["shirt_m"], "BER-01", 10, 1)
+        # Journey 1: the caller's own store (Hamburg) has none, Berlin holds it for him.
+        put(JOURNEY_SKUS["shirt_m"], "HAM-01", 0)
     return plan
 
 

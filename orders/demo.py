@@ -2,8 +2,9 @@
 
 Every channel and every state is there, so a new user can walk journey 2 in the staff UI and the
 API: orders waiting to be picked, ready ones with pickup codes, collected, shipped, delivered and
-cancelled ones, one waiting for a warehouse transfer, one to be paid at the counter, and a few of
-the demo customer Anna Schmidt. Reservations and returns follow from their own modules.
+cancelled ones, one to be paid at the counter, a few of the demo customer Anna Schmidt, and
+Thomas Becker's two drills at the trade centre: one ready to hand over, one on its way from the
+warehouse. Reservations and returns follow from their own modules.
 """
 
 import random
@@ -16,8 +17,10 @@ from django.test.utils import override_settings
 from common.actor import Actor
 from common.errors import ApplicationError
 from common.models import ApiClient, Channel
+from customers.demo import JOURNEY_PEOPLE
 from customers.models import Customer
 from inventory.models import StockItem, Variant
+from inventory.services.transfers import dispatch_transfer
 from orders.models.orders import Fulfilment, Order, OrderStatus, PaymentStatus
 from orders.services import orders as services
 from stores.models import Store
@@ -33,6 +36,8 @@ STAFF_OF = {
     WAREHOUSE: "lager",
 }
 ANNA = "anna.schmidt@example.de"
+# The journeys' people get only the orders their stories need (Anna's below, Thomas's drills).
+JOURNEY_EMAILS = {person.email for person in JOURNEY_PEOPLE if person.email}
 # Journey SKUs stay untouched (the journeys need their exact stock), except the warehouse drill.
 KEEP_CLEAR = {"HEM-0001-M-WEI", "WZ-0005-SOLO", "SCH-0003-39-SWZ", "MOE-0006-EIC", "MOE-0013-EIC"}
 DRILL_FROM_WAREHOUSE = "WZ-0005-SET"
@@ -60,6 +65,7 @@ DELIVERY_PLAN = (
 def seed_orders(*, stdout=None) -> None:
     """Orders, then reservations and returns of the demo retailer; safe to run again."""
     _seed_orders(stdout=stdout)
+    seed_drill_orders(stdout=stdout)
     try:
         from orders.demo_reservations import seed_reservations
     except ImportError:
@@ -95,7 +101,7 @@ def _seed_orders(*, stdout=None) -> int:
     clients = {c.channel: c for c in ApiClient.objects.filter(is_active=True).order_by("pk")}
     customers = list(
         Customer.objects.filter(merged_into__isnull=True, email__isnull=False)
-        .exclude(email=ANNA)
+        .exclude(email__in=JOURNEY_EMAILS)
         .order_by("pk")[:60]
     )
     anna = Customer.objects.filter(email=ANNA).first()
@@ -212,16 +218,6 @@ def _seed_orders(*, stdout=None) -> int:
             lines_at(stores["HAM-01"], 1),
             payment_status=PaymentStatus.PAY_AT_PICKUP,
         )
-        # Journey 2's second branch: the trade centre has none, the warehouse sends it.
-        drill = Variant.objects.filter(sku=DRILL_FROM_WAREHOUSE).first()
-        if drill is not None:
-            place(
-                Channel.WEB,
-                rng.choice(customers),
-                Fulfilment.PICKUP,
-                stores["CGN-01"],
-                [(drill, 1)],
-            )
 
         if anna is not None:
             berlin = stores["BER-01"]
@@ -242,3 +238,55 @@ def _seed_orders(*, stdout=None) -> int:
             )
     _say(stdout, f"  {placed} orders in every channel and state")
     return placed
+
+
+THOMAS = "thomas.becker@example.de"
+DRILL = "WZ-0005-SOLO"
+
+
+def seed_drill_orders(*, stdout=None) -> list[Order]:
+    """Journey 2 for Thomas Becker: the drill the trade centre had, picked and ready to hand
+    over (pickup code sent), and the drill set it had not, sent by the warehouse (in transit, to
+    be received at the centre). Nothing happens once Thomas has a drill order."""
+    thomas = Customer.objects.filter(email=THOMAS, merged_into__isnull=True).first()
+    stores = {s.code: s for s in Store.objects.filter(code__in=("CGN-01", WAREHOUSE))}
+    drills = {v.sku: v for v in Variant.objects.filter(sku__in=(DRILL, DRILL_FROM_WAREHOUSE))}
+    if thomas is None or len(stores) < 2 or len(drills) < 2:
+        _say(stdout, "  journey 2 left out: Thomas Becker, the trade centre or the drills missing")
+        return []
+    his_drills = Order.objects.filter(customer=thomas, lines__sku__in=drills).distinct()
+    if his_drills.exists():
+        return list(his_drills.order_by("pk"))
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=STAFF_OF.values())}
+    centre = Actor(user=users.get(STAFF_OF["CGN-01"]), channel=Channel.STORE)
+    warehouse = Actor(user=users.get(STAFF_OF[WAREHOUSE]), channel=Channel.STORE)
+    webshop = Actor(
+        client=ApiClient.objects.filter(channel=Channel.WEB, is_active=True).order_by("pk").first(),
+        channel=Channel.WEB,
+    )
+    made = []
+    # Thomas is made up too: his messages are rendered but not sent anywhere.
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        SMS_BACKEND="common.sms.DummyBackend",
+    ):
+        for sku in (DRILL, DRILL_FROM_WAREHOUSE):
+            try:
+                order = services.place_order(
+                    actor=webshop,
+                    customer=thomas,
+                    fulfilment=Fulfilment.PICKUP,
+                    pickup_store=stores["CGN-01"],
+                    channel=Channel.WEB,
+                    lines=[(drills[sku], 1)],
+                )
+                if order.transfer_id is None:
+                    order = services.mark_ready_for_pickup(actor=centre, order=order)
+                else:
+                    dispatch_transfer(actor=warehouse, transfer=order.transfer)
+            except ApplicationError as exc:
+                _say(stdout, f"  journey 2 order left out: {exc.detail}")
+                continue
+            made.append(order)
+    _say(stdout, f"  journey 2: {len(made)} drill orders of Thomas Becker at the trade centre")
+    return made

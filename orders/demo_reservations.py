@@ -18,7 +18,7 @@ from common.errors import ApplicationError
 from common.models import ApiClient, Channel
 from customers.models import Customer
 from inventory.models import StockItem, Variant
-from orders.demo import KEEP_CLEAR, PICKUP_STORES, STAFF_OF
+from orders.demo import JOURNEY_EMAILS, KEEP_CLEAR, PICKUP_STORES, STAFF_OF
 from orders.models import Reservation
 from orders.services import reservations as services
 from stores.models import Store
@@ -61,6 +61,7 @@ def seed_reservations(*, stdout=None) -> int:
     customers = list(
         Customer.objects.filter(merged_into__isnull=True, email__isnull=False)
         .exclude(phone=JOURNEY_CALLER_PHONE)
+        .exclude(email__in=JOURNEY_EMAILS)
         .order_by("pk")[:80]
     )
     if not stores or not customers:
