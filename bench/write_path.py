@@ -1,6 +1,6 @@
 """Benchmark: what the write path costs over HTTP, as a multiple of the cheapest authenticated GET.
 
-    .venv/bin/python bench/http.py [--seconds 2] [--workers 2,4] [--broker redis://…/N]
+    .venv/bin/python bench/write_path.py [--seconds 2] [--workers 2,4] [--broker redis://…/N]
 
 Creates (drops first) a dedicated PostgreSQL database with one store, 40 SKUs with plenty of stock,
 200 customers, a webshop API key and a store manager's token, then starts gunicorn (config.wsgi,
@@ -23,31 +23,26 @@ of the operation at 10 clients (what it takes from the machine). The targets (se
 broker) are checked at the end; exit status 1 when one is missed or a call failed.
 """
 
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
 import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
 from pathlib import Path
-
-# This file is named http.py: its folder must not shadow the standard library's http package.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
-from collections import Counter  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._setup import table  # noqa: E402
+from bench._setup import table
 
 # operation → highest allowed multiple of the GET (set-ups with a broker).
 TARGETS = {"reservation": 2.5, "order 1 line": 3.0, "order 3 lines": 3.0, "availability 20": 1.5}
