@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._setup import table
+from bench._setup import table  # noqa: E402
 
 # operation → highest allowed multiple of the GET (set-ups with a broker).
 TARGETS = {"reservation": 2.5, "order 1 line": 3.0, "order 3 lines": 3.0, "availability 20": 1.5}
