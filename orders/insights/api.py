@@ -29,6 +29,12 @@ class DateRangeQuery(serializers.Serializer):
     default_days = 90
 
     def validate(self, attrs):
+        # `?to=` is not "no date": the schema says a date, so an empty one is refused.
+        for name in ("to", "from"):
+            if name in self.initial_data and not self.initial_data.get(name, "").strip():
+                raise serializers.ValidationError(
+                    {name: ["Give a date (YYYY-MM-DD) or leave it out."]}
+                )
         attrs["to"] = attrs.get("to") or timezone.localdate()
         if attrs["to"] < EARLIEST:
             raise serializers.ValidationError({"to": [f"Between {EARLIEST} and {LATEST}."]})

@@ -239,6 +239,8 @@ class TestKpisApi:
             ({"to": "9999-12-31", "period": "month"}, "to"),
             ({"to": "0001-01-01"}, "to"),
             ({"from": "0001-01-01", "to": "2026-01-01"}, "from"),
+            ({"to": ""}, "to"),
+            ({"from": " "}, "from"),
         ],
     )
     def test_bad_filters_are_a_400_naming_the_field(self, day, query, field):
