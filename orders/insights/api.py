@@ -29,12 +29,11 @@ class DateRangeQuery(serializers.Serializer):
     default_days = 90
 
     def validate(self, attrs):
-        # `?to=` is not "no date": the schema says a date, so an empty one is refused.
-        for name in ("to", "from"):
+        # `?to=` is not "leave it out": the schema says a date (a code, a number), so an empty
+        # filter is refused like any other value that is not one.
+        for name in ("from", *self.fields):
             if name in self.initial_data and not self.initial_data.get(name, "").strip():
-                raise serializers.ValidationError(
-                    {name: ["Give a date (YYYY-MM-DD) or leave it out."]}
-                )
+                raise serializers.ValidationError({name: ["Give a value or leave it out."]})
         attrs["to"] = attrs.get("to") or timezone.localdate()
         if attrs["to"] < EARLIEST:
             raise serializers.ValidationError({"to": [f"Between {EARLIEST} and {LATEST}."]})

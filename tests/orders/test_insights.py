@@ -241,6 +241,8 @@ class TestKpisApi:
             ({"from": "0001-01-01", "to": "2026-01-01"}, "from"),
             ({"to": ""}, "to"),
             ({"from": " "}, "from"),
+            ({"store": ""}, "store"),
+            ({"period": ""}, "period"),
         ],
     )
     def test_bad_filters_are_a_400_naming_the_field(self, day, query, field):
@@ -276,6 +278,7 @@ def test_journeys_api(day):
         }
     ]
     assert api.get("/api/v1/insights/journeys/", {"limit": 0}).status_code == 400
+    assert api.get("/api/v1/insights/journeys/", {"limit": ""}).status_code == 400
 
 
 def test_the_kpis_take_the_same_queries_for_a_day_or_a_year(day):
