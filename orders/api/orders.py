@@ -84,6 +84,20 @@ def variants_for_lines(lines: list[dict]) -> list[tuple[Variant, int]]:
     return [(variants[line["sku"]], line["quantity"]) for line in lines]
 
 
+class DiscountCodeInput(serializers.CharField):
+    """A discount code as typed (any case, spaces and dashes ignored), handed on normalised; one
+    not shaped like a code is a 400 here, an unknown or spent one a 409 from the service."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=20, required=False, allow_blank=True, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        value = super().run_validation(data)
+        if value and not is_well_formed(value):
+            raise serializers.ValidationError("Not a discount code (8 letters and digits).")
+        return normalise_code(value)
+
+
 class OrderLineCreateInput(serializers.Serializer):
     sku = serializers.CharField(max_length=32)
     quantity = serializers.IntegerField(min_value=1, max_value=9999)
@@ -126,20 +140,12 @@ class OrderCreateInput(serializers.Serializer):
         help_text="Store credit to spend on this order (at most the balance and the total).",
     )
     shipping_address = serializers.DictField(required=False)
-    discount_code = serializers.CharField(
-        max_length=20,
-        required=False,
-        allow_blank=True,
+    discount_code = DiscountCodeInput(
         help_text=(
             "A discount code (any case, spaces and dashes ignored); a used-up, expired or "
             "another customer's code answers 409 discount_code_invalid."
         ),
     )
-
-    def validate_discount_code(self, value):
-        if value and not is_well_formed(value):
-            raise serializers.ValidationError("Not a discount code (8 letters and digits).")
-        return normalise_code(value)
 
     def validate_lines(self, lines):
         return variants_for_lines(lines)

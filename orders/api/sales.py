@@ -11,9 +11,9 @@ from common.access import Rule
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.schema import error_responses
-from customers.discounts import is_well_formed, normalise_code
 from customers.models import Customer
 from orders.api.orders import (
+    DiscountCodeInput,
     OrderLineCreateInput,
     OrderLineOutput,
     actor_for,
@@ -31,17 +31,9 @@ class SaleInput(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=MAX_ID, help_text="Customer id"
     )
     payment_method = serializers.ChoiceField(choices=PaymentMethod.CHOICES)
-    discount_code = serializers.CharField(
-        max_length=20,
-        required=False,
-        allow_blank=True,
+    discount_code = DiscountCodeInput(
         help_text="A discount code; a used-up, expired or foreign code answers 409.",
     )
-
-    def validate_discount_code(self, value):
-        if value and not is_well_formed(value):
-            raise serializers.ValidationError("Not a discount code (8 letters and digits).")
-        return normalise_code(value)
 
     def validate_lines(self, lines):
         return variants_for_lines(lines)
