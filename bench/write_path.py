@@ -8,7 +8,7 @@ sync workers, persistent database connections) once per set-up: 2 and 4 workers,
 broker (the embedded default: the outbox is relayed in-process after the response) and with one
 (`--broker`, default BENCH_BROKER or redis://127.0.0.1:6379/14; the set-ups with a broker are
 skipped when it cannot be reached). In each set-up every operation runs for `--seconds` at 1 and
-at 10 clients:
+at 10 clients, with the GET for half as long right before and right after it:
 
   GET /api/v1/stores/?pickup=true          the cheapest authenticated GET (the yardstick)
   GET /api/v1/availability/?sku=… ×20       stock of 20 SKUs
@@ -17,9 +17,10 @@ at 10 clients:
   POST …/hand-over/                        an order made ready beforehand (not timed)
   return + refund                          POST /returns/, …/receive/, …/refund/ (3 calls)
 
-Printed per operation: calls per second, p50 and p95, and the cost as a multiple of the GET in
-the same set-up: p50 ÷ the GET's p50 at 1 client (the work of one call), rate of the GET ÷ rate
-of the operation at 10 clients (what it takes from the machine). The targets (set-ups with a
+Printed per operation: calls per second, p50 and p95, and the cost as a multiple of the GET
+measured beside it (the machine's speed drifts within a set-up; a ratio compares like with like):
+p50 ÷ the GET's p50 at 1 client (the work of one call), rate of the GET ÷ rate of the operation
+at 10 clients (what it takes from the machine). The GET's own row sums all its windows. The targets (set-ups with a
 broker) are checked at the end; exit status 1 when one is missed or a call failed.
 """
 
@@ -47,6 +48,7 @@ from bench._setup import table  # noqa: E402
 # operation → highest allowed multiple of the GET (set-ups with a broker).
 TARGETS = {"reservation": 2.5, "order 1 line": 3.0, "order 3 lines": 3.0, "availability 20": 1.5}
 SKUS = 40
+YARDSTICK = "GET (yardstick)"
 
 
 def parse_args() -> argparse.Namespace:
@@ -333,7 +335,7 @@ def operations(base: str, data: dict, pools: dict) -> dict:
         return status, total + seconds
 
     return {
-        "GET (yardstick)": get,
+        YARDSTICK: get,
         "availability 20": stock,
         "reservation": reserve,
         "order 1 line": order(1),
@@ -400,7 +402,8 @@ def measure(function, clients: int, seconds: float) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
-    return {"times": times, "errors": errors, "rate": len(times) / elapsed if elapsed else 0.0}
+    rate = len(times) / elapsed if elapsed else 0.0
+    return {"times": times, "errors": errors, "elapsed": elapsed, "rate": rate}
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -409,40 +412,64 @@ def percentile(values: list[float], pct: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
+def merged(*results: dict) -> dict:
+    """Several windows of one operation as one: all their calls, their summed time."""
+    times = [t for r in results for t in r["times"]]
+    elapsed = sum(r["elapsed"] for r in results)
+    errors: Counter = Counter()
+    for r in results:
+        errors.update(r["errors"])
+    return {"times": times, "errors": errors, "elapsed": elapsed, "rate": len(times) / elapsed}
+
+
 def run_setup(label: str, env: dict, workers: int, data: dict, args, levels: list[int]) -> list:
+    """(operation, clients, result, the GET measured beside it) for every operation and level.
+
+    The GET is measured right before and right after each operation (half the time each) and
+    the operation is compared with those windows: the machine's speed drifts within a set-up
+    (another process, the database's own upkeep), and a ratio must compare like with like."""
     server = Server(env, workers, data)
     pools = {"placed": Pool(), "ready": Pool(), "collected": Pool()}
     results = []
     try:
         ops = operations(server.base, data, pools)
-        # Warm every worker (imports, connections, caches) before anything is timed.
+        get = ops.pop(YARDSTICK)
+        # Warm every worker (imports, connections, prepared statements) before anything is timed.
         warm = random.Random(0)
         for _ in range(3 * workers):
-            for name in ("GET (yardstick)", "availability 20", "reservation", "order 1 line"):
+            get(warm)
+            for name in ("availability 20", "reservation", "order 1 line"):
                 ops[name](warm)
         pools["placed"].drain()
+        gets: dict[int, list] = {clients: [] for clients in levels}
         for name, function in ops.items():
             if name == "hand-over":
                 make_ready(server.base, data["staff"], pools)
             for clients in levels:
                 print(f"  {label}: {name}, {clients} client(s) …", flush=True)
-                results.append((name, clients, measure(function, clients, args.seconds)))
+                before = measure(get, clients, args.seconds / 2)
+                result = measure(function, clients, args.seconds)
+                after = measure(get, clients, args.seconds / 2)
+                beside = merged(before, after)
+                gets[clients].append(beside)
+                results.append((name, clients, result, beside))
+        yardstick = [(YARDSTICK, clients, merged(*gets[clients]), None) for clients in levels]
     finally:
         server.stop()
-    return results
+    return yardstick + results
 
 
 def rows_for(label: str, results: list) -> tuple[list[list], dict, Counter]:
-    get = {c: r for name, c, r in results if name == "GET (yardstick)"}
     rows, ratios, errors = [], {}, Counter()
-    for name, clients, result in results:
+    for name, clients, result, beside in results:
         times = result["times"]
         p50 = percentile(times, 50)
-        base = get[clients]
-        if clients == 1:
-            ratio = p50 / percentile(get[1]["times"], 50)
+        if beside is None:
+            ratio = 1.0
+        elif clients == 1:
+            ratio = p50 / percentile(beside["times"], 50)
         else:
-            ratio = base["rate"] / result["rate"] if result["rate"] else float("inf")
+            ratio = beside["rate"] / result["rate"] if result["rate"] else float("inf")
         ratios[(name, clients)] = ratio
         errors.update({f"{name} {status}": n for status, n in result["errors"].items()})
         rows.append(
@@ -510,8 +537,8 @@ def main() -> int:
     load = os.getloadavg()
     print(
         f"\n{time.monotonic() - started:.0f} s; load average at the end "
-        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. × GET: p50 ÷ GET p50 at 1 client, "
-        "GET calls/s ÷ calls/s at more."
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}. × GET, against the GET measured right before "
+        "and after the operation: p50 ÷ its p50 at 1 client, its calls/s ÷ calls/s at more."
     )
     missed = [
         f"{label} {name} at {clients} client(s): {ratio:.2f} > {TARGETS[name]}"

@@ -7,8 +7,11 @@ INSERT each. Like `bulk_create`, no save signals are sent, so this is not for au
 (common.history), whose history rows come from those signals.
 """
 
+from contextlib import contextmanager
+
 from django.db import connection, transaction
 from django.db.models import Model, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery, UpdateQuery
 
 
@@ -20,44 +23,138 @@ def update_statement(queryset: QuerySet, **values) -> tuple[str, list]:
     return sql, list(params)
 
 
-def insert_rows(*rows: Model, updates: list[tuple[str, list]] = ()) -> None:
-    """Run `updates` (from `update_statement`), then INSERT each unsaved instance and set its
-    primary key: one statement on PostgreSQL."""
-    if connection.vendor != "postgresql" or len(rows) + len(updates) == 1:
+def insert_rows(
+    *rows: Model,
+    updates: list[tuple[str, list]] = (),
+    locking: QuerySet | None = None,
+    counting: QuerySet | None = None,
+) -> int | None:
+    """Lock the rows of `locking` (a `select_for_update()` queryset), run `updates` (from
+    `update_statement`), then INSERT each unsaved instance and set its primary key: one statement
+    on PostgreSQL. A row may point at another row of the same call (a line at its reservation,
+    the parent listed first). Returns how many rows `counting` selects (else None), counted as
+    the database stood before this call: the rows written by an earlier statement of the
+    transaction count, those of this call do not. (A count that must see what was committed while
+    a lock was awaited belongs in a later call than the lock.)"""
+    pieces = len(rows) + len(updates) + (locking is not None) + (counting is not None)
+    if connection.vendor != "postgresql" or pieces == 1:
         with transaction.atomic(savepoint=False):
+            if locking is not None:
+                list(locking.values_list("pk", flat=True))
+            counted = counting.count() if counting is not None else None
             with connection.cursor() as cursor:
                 for sql, params in updates:
                     cursor.execute(sql, params)
             for row in rows:
                 type(row)._base_manager.bulk_create([row])
-        return
+        return counted
     parts, params, selects = [], [], []
+    if locking is not None:
+        sql, lock_params = locking.order_by().values("pk").query.sql_with_params()
+        parts.append(f"locked AS MATERIALIZED ({sql})")
+        params.extend(lock_params)
+        selects.append("(SELECT count(*) FROM locked)")
     for n, (sql, update_params) in enumerate(updates):
         parts.append(f"changed{n} AS ({sql})")
         params.extend(update_params)
     quote = connection.ops.quote_name
+    position = {id(row): n for n, row in enumerate(rows)}
+    first_id = len(selects)
     for n, row in enumerate(rows):
-        meta = row._meta
-        fields = [
-            f
-            for f in meta.local_concrete_fields
-            if not f.generated and (f is not meta.auto_field or row.pk is not None)
-        ]
+        sql, row_params = _insert_statement(row, position)
+        parts.append(f"row{n} AS ({sql})")
+        params.extend(row_params)
+        selects.append(f"(SELECT {quote(row._meta.pk.column)} FROM row{n})")
+    if counting is not None:
+        sql, count_params = counting.order_by().values("pk").query.sql_with_params()
+        selects.append(f"(SELECT count(*) FROM ({sql}) AS counted)")
+        params.extend(count_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(selects)}", params)
+        values = cursor.fetchone()
+    for n, row in enumerate(rows):
+        row.pk = values[first_id + n]
+        row._state.adding = False
+        row._state.db = connection.alias
+        for field in _parents_within(row, position):
+            # Past the descriptor, which would forget the parent it points at.
+            row.__dict__[field.attname] = row._state.fields_cache[field.name].pk
+    return values[-1] if counting is not None else None
+
+
+def _parents_within(row: Model, position: dict[int, int]) -> list:
+    """The foreign keys of `row` that point at an unsaved row of the same call."""
+    cache = row._state.fields_cache
+    return [
+        field
+        for field in row._meta.local_concrete_fields
+        if field.is_relation
+        and id(cache.get(field.name)) in position
+        and getattr(row, field.attname) is None
+    ]
+
+
+def _insert_statement(row: Model, position: dict[int, int]) -> tuple[str, list]:
+    """`INSERT … RETURNING pk` of one unsaved row. Written out here rather than by Django's
+    insert compiler, which costs more than the database's work for a row (values prepared the
+    same way: `pre_save`, then `get_db_prep_save`); a value that is an expression (a database
+    default, a function) or a field with its own placeholder goes through the compiler."""
+    meta = row._meta
+    quote = connection.ops.quote_name
+    parents = {field.attname: field for field in _parents_within(row, position)}
+    columns, placeholders, params = [], [], []
+    for field in meta.local_concrete_fields:
+        if field.generated or (field is meta.auto_field and row.pk is None):
+            continue
+        columns.append(quote(field.column))
+        if field.attname in parents:
+            parent = row._state.fields_cache[field.name]
+            index = position[id(parent)]
+            placeholders.append(f"(SELECT {quote(parent._meta.pk.column)} FROM row{index})")
+            continue
+        value = field.pre_save(row, True)
+        if hasattr(value, "resolve_expression") or hasattr(field, "get_placeholder"):
+            return _compiled_insert_statement(row, position)
+        placeholders.append("%s")
+        params.append(field.get_db_prep_save(value, connection=connection))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(placeholders)}) RETURNING {quote(meta.pk.column)}"
+    )
+    return sql, params
+
+
+def _compiled_insert_statement(row: Model, position: dict[int, int]) -> tuple[str, list]:
+    meta = row._meta
+    fields = [
+        f
+        for f in meta.local_concrete_fields
+        if not f.generated and (f is not meta.auto_field or row.pk is not None)
+    ]
+    with _pointing_within(row, position):
         query = InsertQuery(type(row))
         query.insert_values(fields, [row])
         compiler = query.get_compiler(connection=connection)
         compiler.returning_fields = [meta.pk]
-        ((sql, row_params),) = compiler.as_sql()
-        parts.append(f"row{n} AS ({sql})")
-        params.extend(row_params)
-        selects.append(f"(SELECT {quote(meta.pk.column)} FROM row{n})")
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(selects) or 'NULL'}", params)
-        ids = cursor.fetchone() if rows else ()
-    for row, pk in zip(rows, ids, strict=True):
-        row.pk = pk
-        row._state.adding = False
-        row._state.db = connection.alias
+        ((sql, params),) = compiler.as_sql()
+    return sql, list(params)
+
+
+@contextmanager
+def _pointing_within(row: Model, position: dict[int, int]):
+    """While Django compiles the INSERT, a key that points at a row of the same statement is
+    the id that row's INSERT returns."""
+    quote = connection.ops.quote_name
+    fields = _parents_within(row, position)
+    for field in fields:
+        parent = row._state.fields_cache[field.name]
+        pk = quote(parent._meta.pk.column)
+        row.__dict__[field.attname] = RawSQL(f"(SELECT {pk} FROM row{position[id(parent)]})", ())
+    try:
+        yield
+    finally:
+        for field in fields:
+            row.__dict__[field.attname] = None
 
 
 def as_prefetched(instance: Model, **related) -> Model:

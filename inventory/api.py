@@ -27,8 +27,8 @@ MAX_SKUS = 50
 # --- shared parsing --------------------------------------------------------------------------
 
 
-def _variants(skus: list[str], field: str = "sku") -> dict:
-    found = selectors.variants_by_sku(skus)
+def _variants(skus: list[str], field: str = "sku", lookup=selectors.variants_by_sku) -> dict:
+    found = lookup(skus)
     unknown = [sku for sku in dict.fromkeys(skus) if sku not in found]
     if unknown:
         raise ValidationError({field: [f"Unknown SKU: {', '.join(unknown)}."]})
@@ -112,7 +112,7 @@ class AvailabilityView(ListAPIView):
             raise ValidationError({"sku": [f"At most {MAX_SKUS} SKUs per call."]})
         pickup = parse_bool(params.get("pickup"), "pickup")
         near = parse_near(params.get("near"))
-        variants = _variants(skus)
+        variants = _variants(skus, lookup=selectors.sku_refs)
         stores = active_stores().order_by("code")
         if params.get("store"):
             stores = stores.filter(pk=_store(params["store"]).pk)

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
@@ -34,6 +35,20 @@ def variants_by_sku(skus: Iterable[str]) -> dict[str, Variant]:
     }
 
 
+class SkuRef(NamedTuple):
+    """A SKU and its variant's id: all availability needs of a variant."""
+
+    pk: int
+    sku: str
+
+
+def sku_refs(skus: Iterable[str]) -> dict[str, SkuRef]:
+    """Like `variants_by_sku`, without loading the variants (the availability check asks up to
+    50 at a time and shows only their SKUs)."""
+    rows = Variant.objects.filter(sku__in=set(skus), is_active=True).values_list("pk", "sku")
+    return {sku: SkuRef(pk, sku) for pk, sku in rows}
+
+
 def stock_items_for(*, store: Store, variants: Iterable[Variant]) -> dict[int, StockItem]:
     """The store's stock rows for these SKUs, by variant id (SKUs never stocked are missing)."""
     ids = {v.pk for v in variants}
@@ -52,7 +67,7 @@ def available_quantity(*, store: Store, variant: Variant) -> int:
 
 
 def availability(
-    *, variants: Sequence[Variant], stores: Sequence[Store]
+    *, variants: Sequence[Variant | SkuRef], stores: Sequence[Store]
 ) -> list[StockAvailability]:
     """Every (SKU, store) pair in the order given (stores first, then SKUs), in one query.
 

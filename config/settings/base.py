@@ -102,6 +102,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound by the server and, from a statement's second run on a connection, prepared
+    # statements: PostgreSQL parses and plans the write path's statements once per connection
+    # instead of once per call (docs/performance.md). Behind PgBouncer in transaction mode (before
+    # 1.21, or without max_prepared_statements) set DATABASE_PREPARE_THRESHOLD= (empty): off.
+    _prepare = env("DATABASE_PREPARE_THRESHOLD", default="2")
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": int(_prepare) if _prepare else None}
+    )
 
 # REDIS_URL: one cache shared by every process (the stock check's result for /metrics, probes);
 # without it each process keeps its own in memory, which is all development needs.

@@ -15,7 +15,7 @@ from common.actor import Actor
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
-from common.output import ModelOutput
+from common.output import Input, ModelOutput
 from common.pagination import PageNumberPagination
 from common.permissions import (
     customer_of,
@@ -98,12 +98,12 @@ class DiscountCodeInput(serializers.CharField):
         return normalise_code(value)
 
 
-class OrderLineCreateInput(serializers.Serializer):
+class OrderLineCreateInput(Input):
     sku = serializers.CharField(max_length=32)
     quantity = serializers.IntegerField(min_value=1, max_value=9999)
 
 
-class OrderCreateInput(serializers.Serializer):
+class OrderCreateInput(Input):
     customer = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -307,12 +307,12 @@ class OrderOutput(ModelOutput):
         return order.pickup_code if order.status == OrderStatus.READY_FOR_PICKUP else None
 
 
-class HandOverLineInput(serializers.Serializer):
+class HandOverLineInput(Input):
     order_line = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(min_value=0, max_value=9999)
 
 
-class HandOverInput(serializers.Serializer):
+class HandOverInput(Input):
     pickup_code = serializers.CharField(
         max_length=80,
         help_text="The code as typed, or the QR code's payload OMNIS-PICKUP:<number>:<code>.",

@@ -15,7 +15,7 @@ from common.actor import Actor, actor_from_request
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
-from common.output import ModelOutput
+from common.output import Input, ModelOutput
 from common.permissions import customer_of, is_channel_client
 from customers.models import Customer
 from orders.api.orders import variants_for_lines
@@ -39,12 +39,12 @@ from stores.selectors import (
 # --- serializers -----------------------------------------------------------------------------
 
 
-class ReservationLineInput(serializers.Serializer):
+class ReservationLineInput(Input):
     sku = serializers.CharField(max_length=32)
     quantity = serializers.IntegerField(min_value=1, max_value=999)
 
 
-class ReservationCreateInput(serializers.Serializer):
+class ReservationCreateInput(Input):
     """Who the hold is for: `customer` (id), or `phone`/`email` (+ names) to find the customer in
     any phone format or create them. A customer login always reserves for itself."""
 

@@ -66,6 +66,14 @@ class Reservation(TimeStampedModel):
         ordering = ["expires_at", "id"]
         indexes = [
             models.Index(fields=["status", "expires_at"], name="reservation_status_expiry_idx"),
+            # A new hold counts the customer's active ones (the limit) and the customer page lists
+            # them: a small index of active holds only, instead of every active hold of the
+            # retailer filtered by customer.
+            models.Index(
+                fields=["customer", "expires_at"],
+                condition=models.Q(status="active"),
+                name="reservation_active_cust_idx",
+            ),
             # The insights' daily rollups read holds by the day they were collected or released.
             models.Index(fields=["collected_at"], name="reservation_collected_at_idx"),
             models.Index(fields=["released_at"], name="reservation_released_at_idx"),

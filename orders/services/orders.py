@@ -236,7 +236,7 @@ def _create_order(
     code, discount = discounts.take_discount(
         customer=customer, subtotal=subtotal, code=discount_code
     )
-    order = Order.objects.create(
+    order = Order(
         number=next_order_number(channel),
         channel=channel,
         fulfilment=fulfilment,
@@ -253,22 +253,19 @@ def _create_order(
         created_by_user=_actor_user(actor),
         created_by_client=actor.client,
     )
-    order_lines = OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                variant=variant,
-                sku=variant.sku,
-                name=variant.label[:300],
-                quantity=quantity,
-                unit_price=variant.price,
-            )
-            for variant, quantity in lines
-        ]
-    )
-    if order_lines and order_lines[0].pk is None:
-        # Backends that cannot return ids from a bulk insert: read them back in order.
-        order_lines = list(order.lines.order_by("pk"))
+    order_lines = [
+        OrderLine(
+            order=order,
+            variant=variant,
+            sku=variant.sku,
+            name=variant.label[:300],
+            quantity=quantity,
+            unit_price=variant.price,
+        )
+        for variant, quantity in lines
+    ]
+    # The order and its lines: one statement on PostgreSQL.
+    insert_rows(order, *order_lines)
     rows = _change_rows(actor=actor, order=order, from_status="", to_status=OrderStatus.PLACED)
     if code is not None:
         discounts.record_redemption(actor=actor, order=order, code=code)

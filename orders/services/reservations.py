@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from common import outbox
@@ -281,9 +282,9 @@ def reserve_for_customer(
             last_name=details.get("last_name") or "",
             channel=channel,
         )
-    _check_limits(customer, checked, now)
+    _check_units_per_line(checked)
     deadline = expires_at or default_expiry(store, start=now)
-    reservation = Reservation.objects.create(
+    reservation = Reservation(
         customer=customer,
         store=store,
         channel=channel,
@@ -294,18 +295,18 @@ def reserve_for_customer(
         created_by_user=actor.user if getattr(actor.user, "pk", None) else None,
         created_by_client=actor.client,
     )
+    created = [
+        ReservationLine(reservation=reservation, variant=variant, quantity=quantity)
+        for variant, quantity in checked
+    ]
+    # The customer's row is locked first (the global order: customers before stock), so two
+    # holds at once cannot both pass the limit counted below; the hold and its lines go in the
+    # same statement.
+    insert_rows(reservation, *created, locking=_customer_lock(customer))
     if explicit_now:
         # The maximum hold counts from the moment the caller says the hold was made.
         Reservation.objects.filter(pk=reservation.pk).update(created_at=now)
         reservation.created_at = now
-    created = ReservationLine.objects.bulk_create(
-        [
-            ReservationLine(reservation=reservation, variant=variant, quantity=quantity)
-            for variant, quantity in checked
-        ]
-    )
-    if any(line.pk is None for line in created):  # backends without RETURNING
-        created = list(reservation.lines.order_by("pk"))
     stock.reserve(
         actor=actor,
         store=store,
@@ -332,16 +333,22 @@ def reserve_for_customer(
     confirmation = outbox.new_message(
         "orders.send_reservation_confirmation", {"reservation_id": reservation.pk}
     )
-    # The rows nobody reads back in this transaction leave together (one statement).
-    insert_rows(history, event, confirmation)
+    # The rows nobody reads back in this transaction leave together (one statement), with the
+    # count of the customer's holds: it sees every hold committed before the lock was granted.
+    holding = insert_rows(history, event, confirmation, counting=_active_holds(customer, now))
+    limit = settings.OMNIS_RESERVATION_MAX_ACTIVE
+    if holding > limit:
+        raise ReservationLimit(
+            f"{customer} already holds {holding - 1} reservations, the most one customer may hold.",
+            extra={"max_active": limit, "active": holding - 1},
+        )
     outbox.written(confirmation)
     # The caller answers from what was written: no read-back.
     return as_prefetched(reservation, lines=created, history=[history])
 
 
-def _check_limits(customer: Customer, lines: list[tuple[Variant, int]], now: datetime) -> None:
-    """One customer may not hold a store's shelf empty. The customer row is locked first (the
-    global order: customers before stock), so two holds at once cannot both pass the count."""
+def _check_units_per_line(lines: list[tuple[Variant, int]]) -> None:
+    """One customer may not hold a store's shelf empty: so many units of an item at most."""
     per_line = settings.OMNIS_RESERVATION_MAX_UNITS_PER_LINE
     too_many = [variant.sku for variant, quantity in lines if quantity > per_line]
     if too_many:
@@ -349,18 +356,19 @@ def _check_limits(customer: Customer, lines: list[tuple[Variant, int]], now: dat
             f"At most {per_line} units of one item can be held; ask the store for more.",
             extra={"max_units_per_line": per_line, "skus": too_many},
         )
-    # NO KEY UPDATE: rows that merely point at the customer (timeline entries written while
-    # holding stock rows) must not wait for it, or the two wait on each other.
-    Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).exists()
-    active = Reservation.objects.filter(
+
+
+def _customer_lock(customer: Customer) -> QuerySet:
+    """The customer's row, to lock before their holds are counted. NO KEY UPDATE: rows that
+    merely point at the customer (timeline entries written while holding stock rows) must not
+    wait for it, or the two wait on each other."""
+    return Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk)
+
+
+def _active_holds(customer: Customer, now: datetime) -> QuerySet:
+    return Reservation.objects.filter(
         customer=customer, status=ReservationStatus.ACTIVE, expires_at__gt=now
-    ).count()
-    limit = settings.OMNIS_RESERVATION_MAX_ACTIVE
-    if active >= limit:
-        raise ReservationLimit(
-            f"{customer} already holds {active} reservations, the most one customer may hold.",
-            extra={"max_active": limit, "active": active},
-        )
+    )
 
 
 # --- changing a hold -------------------------------------------------------------------------

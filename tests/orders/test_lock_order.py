@@ -343,21 +343,25 @@ def test_cancelling_an_order_partly_sent_from_the_warehouse_takes_stock_in_store
 
 
 def test_the_reservation_limit_check_does_not_hold_up_timeline_entries_of_the_customer():
-    """The limit check locks the customer; a timeline entry for them (written by a service that
+    """A new hold locks the customer; a timeline entry for them (written by a service that
     already holds stock rows) must not wait for that lock, or the two wait on each other."""
     from django.utils import timezone
 
+    from common.rows import insert_rows
     from customers.models import TimelineKind
     from customers.services import record_timeline_event
-    from orders.services.reservations import _check_limits
+    from orders.models import Reservation
+    from orders.services.reservations import _customer_lock
 
-    customer = CustomerFactory()
+    customer, store = CustomerFactory(), StoreFactory()
     holding, done = threading.Event(), threading.Event()
 
     def check_limits() -> None:
         try:
             with transaction.atomic():
-                _check_limits(customer, [], timezone.now())
+                # As the reservation service takes it: with the hold's own rows.
+                hold = Reservation(customer=customer, store=store, expires_at=timezone.now())
+                insert_rows(hold, locking=_customer_lock(customer))
                 holding.set()
                 done.wait(timeout=30)
         finally:

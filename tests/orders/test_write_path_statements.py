@@ -21,8 +21,8 @@ pytestmark = [
 
 # Statements per call, counted from the authentication to the answer (the outer transaction's
 # two statements included), with the webhook subscriptions known as in a serving process.
-RESERVATION = 12
-ORDER = 15
+RESERVATION = 9
+ORDER = 12
 HAND_OVER = 12
 
 
