@@ -8,6 +8,7 @@ INSERT each. Like `bulk_create`, no save signals are sent, so this is not for au
 """
 
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Model, QuerySet
@@ -23,31 +24,37 @@ def update_statement(queryset: QuerySet, **values) -> tuple[str, list]:
     return sql, list(params)
 
 
+class Written(NamedTuple):
+    locked: int | None  # rows `locking` locked
+    counted: int | None  # rows `counting` selects
+
+
 def insert_rows(
     *rows: Model,
     updates: list[tuple[str, list]] = (),
     locking: QuerySet | None = None,
     counting: QuerySet | None = None,
-) -> int | None:
+) -> Written:
     """Lock the rows of `locking` (a `select_for_update()` queryset), run `updates` (from
     `update_statement`), then INSERT each unsaved instance and set its primary key: one statement
     on PostgreSQL. A row may point at another row of the same call (a line at its reservation,
-    the parent listed first). Returns how many rows `counting` selects (else None), counted as
-    the database stood before this call: the rows written by an earlier statement of the
-    transaction count, those of this call do not. (A count that must see what was committed while
-    a lock was awaited belongs in a later call than the lock.)"""
+    the parent listed first). Returns how many rows were locked and how many rows `counting`
+    selects, counted as the database stood before this call: the rows written by an earlier
+    statement of the transaction count, those of this call do not. (A count that must see what
+    was committed while a lock was awaited belongs in a later call than the lock.)"""
     pieces = len(rows) + len(updates) + (locking is not None) + (counting is not None)
     if connection.vendor != "postgresql" or pieces == 1:
         with transaction.atomic(savepoint=False):
+            locked = None
             if locking is not None:
-                list(locking.values_list("pk", flat=True))
+                locked = len(list(locking.values_list("pk", flat=True)))
             counted = counting.count() if counting is not None else None
             with connection.cursor() as cursor:
                 for sql, params in updates:
                     cursor.execute(sql, params)
             for row in rows:
                 type(row)._base_manager.bulk_create([row])
-        return counted
+        return Written(locked, counted)
     parts, params, selects = [], [], []
     if locking is not None:
         sql, lock_params = locking.order_by().values("pk").query.sql_with_params()
@@ -79,7 +86,10 @@ def insert_rows(
         for field in _parents_within(row, position):
             # Past the descriptor, which would forget the parent it points at.
             row.__dict__[field.attname] = row._state.fields_cache[field.name].pk
-    return values[-1] if counting is not None else None
+    return Written(
+        values[0] if locking is not None else None,
+        values[-1] if counting is not None else None,
+    )
 
 
 def _parents_within(row: Model, position: dict[int, int]) -> list:

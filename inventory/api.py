@@ -19,7 +19,12 @@ from common.params import parse_bool, parse_near
 from inventory import selectors, services
 from inventory.models import StockItem, Transfer, TransferStatus
 from stores.models import Store
-from stores.selectors import active_stores, store_ids_for_staff, stores_by_distance
+from stores.selectors import (
+    active_stores_by_code,
+    store_by_code,
+    store_ids_for_staff,
+    stores_by_distance,
+)
 
 MAX_SKUS = 50
 
@@ -36,7 +41,7 @@ def _variants(skus: list[str], field: str = "sku", lookup=selectors.variants_by_
 
 
 def _store(code: str) -> Store:
-    store = active_stores().filter(code=code).first()
+    store = store_by_code(code)
     if store is None:
         raise ValidationError({"store": [f"Unknown store: {code}."]})
     return store
@@ -80,7 +85,8 @@ class AvailabilityOutput(serializers.Serializer):
 
 
 class AvailabilityView(ListAPIView):
-    """Stock per SKU per store: four queries whatever the number of SKUs and stores."""
+    """Stock per SKU per store: three queries (the caller, the SKUs, their stock) whatever the
+    number of SKUs and stores; the stores come from the process's store directory."""
 
     access = {"GET": SIGNED_IN}
     serializer_class = AvailabilityOutput
@@ -113,12 +119,13 @@ class AvailabilityView(ListAPIView):
         pickup = parse_bool(params.get("pickup"), "pickup")
         near = parse_near(params.get("near"))
         variants = _variants(skus, lookup=selectors.sku_refs)
-        stores = active_stores().order_by("code")
+        stores = active_stores_by_code()  # the process's store directory: no query
         if params.get("store"):
-            stores = stores.filter(pk=_store(params["store"]).pk)
+            code = _store(params["store"]).code
+            stores = [store for store in stores if store.code == code]
         if pickup is not None:
-            stores = stores.filter(offers_pickup=pickup)
-        stores = stores_by_distance(stores, *near) if near else list(stores)
+            stores = [store for store in stores if store.offers_pickup == pickup]
+        stores = stores_by_distance(stores, *near) if near else stores
         ordered = [variants[sku] for sku in dict.fromkeys(skus)]
         return selectors.availability(variants=ordered, stores=stores)
 

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 
 class StoresConfig(AppConfig):
@@ -7,6 +7,11 @@ class StoresConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_role_groups, dispatch_uid="stores-sync-role-groups")
+        from stores.models import Store
+        from stores.selectors import forget_store_directory
+
+        for signal in (post_save, post_delete):
+            signal.connect(forget_store_directory, sender=Store, dispatch_uid="stores-directory")
 
 
 def _sync_role_groups(sender, using="default", **kwargs) -> None:

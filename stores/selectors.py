@@ -1,10 +1,14 @@
 """Reads about stores and who may act on them."""
 
+import copy
 import logging
 import math
+import threading
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from time import monotonic
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from stores.models import WEEKDAYS, StaffRole, Store, StoreMembership, parse_spans
@@ -14,6 +18,50 @@ log = logging.getLogger(__name__)
 
 def active_stores() -> QuerySet[Store]:
     return Store.objects.filter(is_active=True)
+
+
+# --- the store directory ---------------------------------------------------------------------
+# Every write of the webshop names its store by code, and an order may need the warehouses: a
+# process reads all stores at most every OMNIS_STORE_DIRECTORY_TTL_SECONDS (at once after a
+# store is saved in it), instead of one query per call. Another process sees a change to a store
+# (closed, new hours) within that time.
+
+_directory: tuple[float, dict[str, Store]] | None = None
+_directory_lock = threading.Lock()
+
+
+def _store_directory() -> dict[str, Store]:
+    global _directory
+    cached = _directory
+    if cached is not None and monotonic() < cached[0]:
+        return cached[1]
+    stores = {store.code: store for store in Store.objects.all()}
+    with _directory_lock:
+        _directory = (monotonic() + settings.OMNIS_STORE_DIRECTORY_TTL_SECONDS, stores)
+    return stores
+
+
+def forget_store_directory(**kwargs) -> None:
+    global _directory
+    with _directory_lock:
+        _directory = None
+
+
+def store_by_code(code: str) -> Store | None:
+    """The active store of this code, or None; a copy the caller may change."""
+    store = _store_directory().get(code)
+    return copy.copy(store) if store is not None and store.is_active else None
+
+
+def active_stores_by_code() -> list[Store]:
+    """Every active store and warehouse by code (copies)."""
+    stores = sorted(_store_directory().values(), key=lambda store: store.code)
+    return [copy.copy(store) for store in stores if store.is_active]
+
+
+def active_warehouses() -> list[Store]:
+    """Active warehouses by code (copies): where delivery orders and transfers come from."""
+    return [store for store in active_stores_by_code() if store.is_warehouse]
 
 
 def memberships(user) -> list[tuple[int, str]]:

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from common import outbox, sms, webhooks
 from common.auth import issue_user_token
 from common.models import Channel
+from stores.selectors import forget_store_directory
 from tests.factories import (
     CustomerFactory,
     StoreFactory,
@@ -81,8 +82,10 @@ def _empty_sms_outbox():
 
 @pytest.fixture(autouse=True)
 def _fresh_webhook_subscribers():
-    """Each test reads who subscribed afresh (the cache would outlive the rolled-back rows)."""
+    """Each test reads who subscribed, and the stores, afresh (a cache would outlive the
+    rolled-back rows)."""
     webhooks.forget_subscribed_types()
+    forget_store_directory()
 
 
 @pytest.fixture(autouse=True)

@@ -236,6 +236,9 @@ OMNIS_WEBHOOK_RETRY_HOURS = env.int("OMNIS_WEBHOOK_RETRY_HOURS", default=24)
 OMNIS_WEBHOOK_SUBSCRIBERS_TTL_SECONDS = env.float(
     "OMNIS_WEBHOOK_SUBSCRIBERS_TTL_SECONDS", default=2.0
 )
+# How stale a process's copy of the stores may be (stores.selectors.store_by_code): a store closed
+# or changed elsewhere is seen by every process within this time.
+OMNIS_STORE_DIRECTORY_TTL_SECONDS = env.float("OMNIS_STORE_DIRECTORY_TTL_SECONDS", default=5.0)
 # A deadlock or serialization failure reruns the outermost transaction (common.retry): attempts in
 # all, and the first pause's ceiling in seconds (doubling, with jitter, at most 0.5 s).
 OMNIS_BUSY_RETRIES = env.int("OMNIS_BUSY_RETRIES", default=5)

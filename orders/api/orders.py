@@ -40,7 +40,7 @@ from orders.selectors import orders as selectors
 from orders.selectors.refunds import is_overdue
 from orders.services import orders as services
 from stores.models import Store
-from stores.selectors import store_ids_for_staff
+from stores.selectors import store_by_code, store_ids_for_staff
 
 # Which channels each kind of caller may place orders for (the number prefix follows it). A
 # channel client's orders always carry its own channel.
@@ -64,8 +64,18 @@ def actor_for(request, channel: str | None = None) -> Actor:
 
 
 class StoreCodeRelatedField(serializers.SlugRelatedField):
+    """An active store by its code, from the process's store directory (no query per call)."""
+
     def __init__(self, **kwargs):
         super().__init__(slug_field="code", queryset=Store.objects.filter(is_active=True), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str | int) or isinstance(data, bool):
+            self.fail("invalid")
+        store = store_by_code(str(data))
+        if store is None:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data))
+        return store
 
 
 def variants_for_lines(lines: list[dict]) -> list[tuple[Variant, int]]:

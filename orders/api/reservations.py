@@ -17,8 +17,7 @@ from common.input_guard import MAX_ID
 from common.models import Channel
 from common.output import Input, ModelOutput
 from common.permissions import customer_of, is_channel_client
-from customers.models import Customer
-from orders.api.orders import variants_for_lines
+from orders.api.orders import StoreCodeRelatedField, variants_for_lines
 from orders.models import Reservation, ReservationLine, ReservationStatusChange
 from orders.selectors.reservations import (
     active_reservations_in_stores,
@@ -48,16 +47,18 @@ class ReservationCreateInput(Input):
     """Who the hold is for: `customer` (id), or `phone`/`email` (+ names) to find the customer in
     any phone format or create them. A customer login always reserves for itself."""
 
-    customer = serializers.PrimaryKeyRelatedField(
-        queryset=Customer.objects.filter(merged_into__isnull=True), required=False, allow_null=True
+    customer = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Customer id (unknown or merged: 400 on customer).",
     )
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     email = serializers.CharField(required=False, allow_blank=True, max_length=254)
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    store = serializers.SlugRelatedField(
-        slug_field="code", queryset=Store.objects.filter(is_active=True)
-    )
+    store = StoreCodeRelatedField()
     channel = serializers.ChoiceField(
         choices=Channel.choices,
         required=False,
@@ -221,24 +222,26 @@ class ReservationCreateView(APIView):
         values = data.validated_data
         user = request.user
         store = values["store"]
-        customer = values.get("customer")
+        customer, customer_id = None, values.get("customer")
         details = None
         own = customer_of(user) if not is_channel_client(user) else None
         if own is not None and not is_staff_member(user):
-            if customer is not None and customer.pk != own.pk:
+            if customer_id is not None and customer_id != own.pk:
                 raise Http404
-            customer = own
+            customer, customer_id = own, None
         elif not is_channel_client(user) and not staff_may_reserve_in(user, store):
             raise PermissionDenied(f"You cannot reserve in {store.code}.")
-        if customer is None:
+        if customer is None and customer_id is None:
             details = {
                 field: values.get(field) for field in ("phone", "email", "first_name", "last_name")
             }
+        # By id, the customer is read only when the service locks its row (no query here).
         reservation = services.reserve_for_customer(
             actor=_actor(request, values.get("channel")),
             store=store,
             lines=values["lines"],
             customer=customer,
+            customer_id=customer_id,
             customer_details=details,
             expires_at=values.get("expires_at"),
             note=values["note"],

@@ -9,7 +9,7 @@ from inventory.models import StockItem
 from orders.models.orders import Order, OrderLine, OrderStatusChange
 from orders.models.returns import Refund
 from stores.models import Store
-from stores.selectors import store_ids_for_staff
+from stores.selectors import active_warehouses, store_ids_for_staff
 
 
 def orders_with_details() -> QuerySet[Order]:
@@ -74,7 +74,7 @@ def orders_for_staff(
 
 def shipping_warehouses() -> list[Store]:
     """Active warehouses by code: where delivery orders and transfers to stores come from."""
-    return list(Store.objects.filter(is_warehouse=True, is_active=True).order_by("code"))
+    return active_warehouses()
 
 
 def available_by_store(

@@ -7,6 +7,7 @@ touched through inventory.services, with CauseType.ORDER_LINE and the order line
 import logging
 import secrets
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -277,10 +278,12 @@ def _reserve_for_pickup(*, actor: Actor, order: Order, order_lines: list[OrderLi
     """Reserve at the pickup store; lines it lacks come from a warehouse by one transfer."""
     store = order.fulfilment_store
     caused = [(line.variant, line.quantity, str(line.pk)) for line in order_lines]
+    # A refused reservation writes nothing, but keeps the store's rows locked. When a warehouse
+    # of a lower store id could make up the shortfall, a savepoint is set: rolling back to it
+    # lets go of those rows before the warehouse's are taken (the lock order).
+    lower = any(w.pk < store.pk for w in shipping_warehouses())
     try:
-        # A savepoint although a refused reservation writes nothing: rolling back to it lets go
-        # of the store's rows before a warehouse's (lower store id) are taken (the lock order).
-        with transaction.atomic():
+        with transaction.atomic() if lower else nullcontext():
             stock.reserve(actor=actor, store=store, lines=caused, cause_type=CauseType.ORDER_LINE)
         return
     except InsufficientStock as shortage:

@@ -246,6 +246,7 @@ def reserve_for_customer(
     store: Store,
     lines: Sequence[tuple[Variant, int]],
     customer: Customer | None = None,
+    customer_id: int | None = None,
     customer_details: dict[str, Any] | None = None,
     channel: str | None = None,
     expires_at: datetime | None = None,
@@ -254,14 +255,17 @@ def reserve_for_customer(
 ) -> Reservation:
     """Hold stock in a store for a customer until a deadline; the confirmation goes out on commit.
 
-    Either `customer`, or `customer_details` (phone, email, first_name, last_name) to find the
-    customer by phone/e-mail in any format or create them. Without `expires_at` the store's
+    Either `customer`, or `customer_id` (the customer is then only read as its row is locked:
+    unknown or merged is a 400 on customer), or `customer_details` (phone, email, first_name,
+    last_name) to find the customer by phone/e-mail in any format or create them. Without `expires_at` the store's
     default hold applies, ending at the latest at its closing time on the last day.
     Raises InvalidReservation (400: store, lines, expires_at, phone, email, customer) and
     InsufficientStock (409, with every short line); nothing is written in either case.
     """
     explicit_now = now is not None
     now = now or timezone.now()
+    if customer is None and customer_id is not None:
+        customer = Customer(pk=customer_id)  # known by its id: the lock below finds the row
     errors: dict[str, list[str]] = {}
     _check_store(store, errors)
     checked = _check_lines(lines, errors)
@@ -302,7 +306,11 @@ def reserve_for_customer(
     # The customer's row is locked first (the global order: customers before stock), so two
     # holds at once cannot both pass the limit counted below; the hold and its lines go in the
     # same statement.
-    insert_rows(reservation, *created, locking=_customer_lock(customer))
+    if not insert_rows(reservation, *created, locking=_customer_lock(customer)).locked:
+        raise InvalidReservation(
+            "Invalid reservation.",
+            errors={"customer": [f'Invalid pk "{customer.pk}" - object does not exist.']},
+        )
     if explicit_now:
         # The maximum hold counts from the moment the caller says the hold was made.
         Reservation.objects.filter(pk=reservation.pk).update(created_at=now)
@@ -335,12 +343,12 @@ def reserve_for_customer(
     )
     # The rows nobody reads back in this transaction leave together (one statement), with the
     # count of the customer's holds: it sees every hold committed before the lock was granted.
-    holding = insert_rows(history, event, confirmation, counting=_active_holds(customer, now))
-    limit = settings.OMNIS_RESERVATION_MAX_ACTIVE
-    if holding > limit:
+    written = insert_rows(history, event, confirmation, counting=_active_holds(customer, now))
+    holding, limit = written.counted - 1, settings.OMNIS_RESERVATION_MAX_ACTIVE
+    if holding >= limit:
         raise ReservationLimit(
-            f"{customer} already holds {holding - 1} reservations, the most one customer may hold.",
-            extra={"max_active": limit, "active": holding - 1},
+            f"The customer already holds {holding} reservations, the most one customer may hold.",
+            extra={"max_active": limit, "active": holding},
         )
     outbox.written(confirmation)
     # The caller answers from what was written: no read-back.
@@ -362,7 +370,9 @@ def _customer_lock(customer: Customer) -> QuerySet:
     """The customer's row, to lock before their holds are counted. NO KEY UPDATE: rows that
     merely point at the customer (timeline entries written while holding stock rows) must not
     wait for it, or the two wait on each other."""
-    return Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk)
+    return Customer.objects.select_for_update(no_key=True).filter(
+        pk=customer.pk, merged_into__isnull=True
+    )
 
 
 def _active_holds(customer: Customer, now: datetime) -> QuerySet:

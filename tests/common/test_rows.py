@@ -77,9 +77,9 @@ def test_the_count_sees_earlier_statements_of_the_transaction_but_not_its_own_ro
     active = Reservation.objects.filter(customer=customer, status=ReservationStatus.ACTIVE)
     with transaction.atomic():
         first = a_hold(customer, store)
-        assert insert_rows(first, counting=active) == 0
+        assert insert_rows(first, counting=active).counted == 0
         second = a_hold(customer, store)
-        assert insert_rows(second, counting=active) == 1
+        assert insert_rows(second, counting=active).counted == 1
     assert active.count() == 2
 
 
@@ -88,8 +88,17 @@ def test_the_lock_travels_with_the_rows(django_assert_num_queries):
     lock = Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk)
     statements = 1 if connection.vendor == "postgresql" else 2
     with transaction.atomic(), django_assert_num_queries(statements, exact=False):
-        insert_rows(a_hold(customer, store), locking=lock)
+        written = insert_rows(a_hold(customer, store), locking=lock)
+    assert written.locked == 1
     assert Reservation.objects.filter(customer=customer).count() == 1
+
+
+def test_a_lock_that_finds_no_row_says_so():
+    customer, store = CustomerFactory(), StoreFactory()
+    nobody = Customer.objects.select_for_update().filter(pk=customer.pk + 1000)
+    hold = a_hold(customer, store)
+    with transaction.atomic():
+        assert insert_rows(hold, locking=nobody).locked == 0
 
 
 @requires_postgres

@@ -88,6 +88,27 @@ class TestCreate:
         assert_nothing_held()
         assert not Customer.objects.exists()
 
+    def test_an_unknown_customer_is_400_on_customer_and_nothing_held(self, phone_desk, store):
+        variant = variant_in_stock(store)
+        gone = CustomerFactory()
+        missing = gone.pk
+        gone.delete()
+        response = phone_desk.post(URL, body(store, variant, customer=missing), format="json")
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["customer"]
+        assert_nothing_held()
+        assert StockItem.objects.get(variant=variant).reserved == 0
+
+    def test_a_merged_customer_is_400_on_customer(self, phone_desk, store):
+        survivor, duplicate = CustomerFactory(), CustomerFactory()
+        duplicate.merged_into = survivor
+        duplicate.save(update_fields=["merged_into"])
+        variant = variant_in_stock(store)
+        response = phone_desk.post(URL, body(store, variant, customer=duplicate.pk), format="json")
+        assert response.status_code == 400
+        assert "customer" in response.json()["errors"]
+        assert_nothing_held()
+
     def test_no_customer_at_all_is_400(self, phone_desk, store):
         response = phone_desk.post(URL, body(store, variant_in_stock(store)), format="json")
         assert response.status_code == 400

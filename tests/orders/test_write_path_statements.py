@@ -8,6 +8,7 @@ from common import webhooks
 from inventory.models import StockItem, StockMovement
 from orders.models import Reservation
 from orders.models.orders import Order, OrderStatus
+from stores.selectors import active_warehouses
 from tests.conftest import requires_postgres
 from tests.factories import CustomerFactory
 from tests.orders.factories_orders import ready_order, stocked_variant
@@ -20,9 +21,10 @@ pytestmark = [
 ]
 
 # Statements per call, counted from the authentication to the answer (the outer transaction's
-# two statements included), with the webhook subscriptions known as in a serving process.
-RESERVATION = 9
-ORDER = 12
+# two statements included), with the webhook subscriptions and the stores known as in a serving
+# process.
+RESERVATION = 7
+ORDER = 9
 HAND_OVER = 12
 
 
@@ -34,6 +36,7 @@ def _subscribers_known_for_a_while(settings):
 
 def warm() -> None:
     webhooks.subscribed_types()
+    active_warehouses()  # the store directory
 
 
 @pytest.mark.parametrize("count", [1, 5])
