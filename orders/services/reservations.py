@@ -257,8 +257,9 @@ def reserve_for_customer(
 
     Either `customer`, or `customer_id` (the customer is then only read as its row is locked:
     unknown or merged is a 400 on customer), or `customer_details` (phone, email, first_name,
-    last_name) to find the customer by phone/e-mail in any format or create them. Without `expires_at` the store's
-    default hold applies, ending at the latest at its closing time on the last day.
+    last_name) to find the customer by phone/e-mail in any format or create them. Without
+    `expires_at` the store's default hold applies, ending at the latest at its closing time on
+    the last day.
     Raises InvalidReservation (400: store, lines, expires_at, phone, email, customer) and
     InsufficientStock (409, with every short line); nothing is written in either case.
     """
