@@ -163,6 +163,7 @@ def load(base, key, store_code, skus, customer_ids, clients, duration):
                 "customer": rng.choice(customer_ids),
                 "fulfilment": "pickup",
                 "pickup_store": store_code,
+                "payment_reference": f"psp_bench_{seed}",
                 "lines": [
                     {"sku": sku, "quantity": rng.randint(1, 3)}
                     for sku in rng.sample(skus, rng.randint(1, 3))
@@ -263,6 +264,9 @@ def main() -> None:
     if results["errors"]:
         print(f"non-2xx answers: {results['errors']}")
     check_stock()
+    # A run whose calls were refused measured nothing: it must not pass for a result.
+    if results["errors"] or not results["post"]:
+        raise SystemExit("calls failed: the figures above are not a measurement")
 
 
 if __name__ == "__main__":
