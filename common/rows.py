@@ -7,7 +7,6 @@ INSERT each. Like `bulk_create`, no save signals are sent, so this is not for au
 (common.history), whose history rows come from those signals.
 """
 
-from contextlib import contextmanager
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -66,9 +65,10 @@ def insert_rows(
         params.extend(update_params)
     quote = connection.ops.quote_name
     position = {id(row): n for n, row in enumerate(rows)}
+    parents = [_parents_within(row, position) for row in rows]
     first_id = len(selects)
     for n, row in enumerate(rows):
-        sql, row_params = _insert_statement(row, position)
+        sql, row_params = _insert_statement(row, parents[n], position)
         parts.append(f"row{n} AS ({sql})")
         params.extend(row_params)
         selects.append(f"(SELECT {quote(row._meta.pk.column)} FROM row{n})")
@@ -83,7 +83,7 @@ def insert_rows(
         row.pk = values[first_id + n]
         row._state.adding = False
         row._state.db = connection.alias
-        for field in _parents_within(row, position):
+        for field in parents[n]:
             # Past the descriptor, which would forget the parent it points at.
             row.__dict__[field.attname] = row._state.fields_cache[field.name].pk
     return Written(
@@ -104,27 +104,38 @@ def _parents_within(row: Model, position: dict[int, int]) -> list:
     ]
 
 
-def _insert_statement(row: Model, position: dict[int, int]) -> tuple[str, list]:
+def _insertable_fields(row: Model) -> list:
+    meta = row._meta
+    return [
+        f
+        for f in meta.local_concrete_fields
+        if not f.generated and (f is not meta.auto_field or row.pk is not None)
+    ]
+
+
+def _reference(row: Model, field, position: dict[int, int]) -> str:
+    """The id of the row `field` points at, as its INSERT in the same statement returns it."""
+    parent = row._state.fields_cache[field.name]
+    pk = connection.ops.quote_name(parent._meta.pk.column)
+    return f"(SELECT {pk} FROM row{position[id(parent)]})"
+
+
+def _insert_statement(row: Model, parents: list, position: dict[int, int]) -> tuple[str, list]:
     """`INSERT … RETURNING pk` of one unsaved row. Written out here rather than by Django's
     insert compiler, which costs more than the database's work for a row (values prepared the
     same way: `pre_save`, then `get_db_prep_save`); a value that is an expression (a database
     default, a function) or a field with its own placeholder goes through the compiler."""
     meta = row._meta
     quote = connection.ops.quote_name
-    parents = {field.attname: field for field in _parents_within(row, position)}
     columns, placeholders, params = [], [], []
-    for field in meta.local_concrete_fields:
-        if field.generated or (field is meta.auto_field and row.pk is None):
-            continue
+    for field in _insertable_fields(row):
         columns.append(quote(field.column))
-        if field.attname in parents:
-            parent = row._state.fields_cache[field.name]
-            index = position[id(parent)]
-            placeholders.append(f"(SELECT {quote(parent._meta.pk.column)} FROM row{index})")
+        if field in parents:
+            placeholders.append(_reference(row, field, position))
             continue
         value = field.pre_save(row, True)
         if hasattr(value, "resolve_expression") or hasattr(field, "get_placeholder"):
-            return _compiled_insert_statement(row, position)
+            return _compiled_insert_statement(row, parents, position)
         placeholders.append("%s")
         params.append(field.get_db_prep_save(value, connection=connection))
     sql = (
@@ -134,37 +145,23 @@ def _insert_statement(row: Model, position: dict[int, int]) -> tuple[str, list]:
     return sql, params
 
 
-def _compiled_insert_statement(row: Model, position: dict[int, int]) -> tuple[str, list]:
-    meta = row._meta
-    fields = [
-        f
-        for f in meta.local_concrete_fields
-        if not f.generated and (f is not meta.auto_field or row.pk is not None)
-    ]
-    with _pointing_within(row, position):
-        query = InsertQuery(type(row))
-        query.insert_values(fields, [row])
-        compiler = query.get_compiler(connection=connection)
-        compiler.returning_fields = [meta.pk]
-        ((sql, params),) = compiler.as_sql()
-    return sql, list(params)
-
-
-@contextmanager
-def _pointing_within(row: Model, position: dict[int, int]):
-    """While Django compiles the INSERT, a key that points at a row of the same statement is
-    the id that row's INSERT returns."""
-    quote = connection.ops.quote_name
-    fields = _parents_within(row, position)
-    for field in fields:
-        parent = row._state.fields_cache[field.name]
-        pk = quote(parent._meta.pk.column)
-        row.__dict__[field.attname] = RawSQL(f"(SELECT {pk} FROM row{position[id(parent)]})", ())
+def _compiled_insert_statement(
+    row: Model, parents: list, position: dict[int, int]
+) -> tuple[str, list]:
+    """The same INSERT by Django's compiler; a key that points at a row of the same statement
+    is, while it compiles, the id that row's INSERT returns."""
+    for field in parents:
+        row.__dict__[field.attname] = RawSQL(_reference(row, field, position), ())
     try:
-        yield
+        query = InsertQuery(type(row))
+        query.insert_values(_insertable_fields(row), [row])
+        compiler = query.get_compiler(connection=connection)
+        compiler.returning_fields = [row._meta.pk]
+        ((sql, params),) = compiler.as_sql()
     finally:
-        for field in fields:
+        for field in parents:
             row.__dict__[field.attname] = None
+    return sql, list(params)
 
 
 def as_prefetched(instance: Model, **related) -> Model:

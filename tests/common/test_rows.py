@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -63,13 +64,16 @@ def test_a_parent_and_its_lines_are_written_with_their_keys_in_one_statement(
 def test_a_value_that_is_an_expression_is_written_by_the_database():
     customer, store = CustomerFactory(), StoreFactory()
     hold = a_hold(customer, store, expires_at=Now())
-    line = ReservationLine(reservation=hold, variant=VariantFactory(), quantity=1)
+    # A line whose own value is an expression still points at the hold of the same statement.
+    line = ReservationLine(reservation=hold, variant=VariantFactory(), quantity=Value(2))
     before = timezone.now()
     with transaction.atomic():
         insert_rows(hold, line)
     saved = Reservation.objects.get(pk=hold.pk)
     assert saved.expires_at >= before - timedelta(seconds=1)
-    assert ReservationLine.objects.get(pk=line.pk).reservation_id == hold.pk
+    written = ReservationLine.objects.get(pk=line.pk)
+    assert (written.reservation_id, written.quantity) == (hold.pk, 2)
+    assert line.reservation_id == hold.pk
 
 
 def test_the_count_sees_earlier_statements_of_the_transaction_but_not_its_own_rows():
