@@ -14,6 +14,8 @@ from django.db.models import Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery, UpdateQuery
 
+from common.compiled import Statement
+
 
 def update_statement(queryset: QuerySet, **values) -> tuple[str, list]:
     """The UPDATE `queryset.update(**values)` would send, to travel with `insert_rows`."""
@@ -28,14 +30,22 @@ class Written(NamedTuple):
     counted: int | None  # rows `counting` selects
 
 
+def _select(query: QuerySet | Statement) -> tuple[str, list]:
+    if isinstance(query, Statement):
+        return query
+    sql, params = query.order_by().values("pk").query.sql_with_params()
+    return sql, list(params)
+
+
 def insert_rows(
     *rows: Model,
     updates: list[tuple[str, list]] = (),
-    locking: QuerySet | None = None,
-    counting: QuerySet | None = None,
+    locking: QuerySet | Statement | None = None,
+    counting: QuerySet | Statement | None = None,
 ) -> Written:
-    """Lock the rows of `locking` (a `select_for_update()` queryset), run `updates` (from
-    `update_statement`), then INSERT each unsaved instance and set its primary key: one statement
+    """Lock the rows of `locking` (a `select_for_update()` queryset, or its `Statement` from
+    common.compiled), run `updates` (from `update_statement`), then INSERT each unsaved instance
+    and set its primary key: one statement
     on PostgreSQL. A row may point at another row of the same call (a line at its reservation,
     the parent listed first). Returns how many rows were locked and how many rows `counting`
     selects, counted as the database stood before this call: the rows written by an earlier
@@ -44,11 +54,15 @@ def insert_rows(
     pieces = len(rows) + len(updates) + (locking is not None) + (counting is not None)
     if connection.vendor != "postgresql" or pieces == 1:
         with transaction.atomic(savepoint=False):
-            locked = None
-            if locking is not None:
-                locked = len(list(locking.values_list("pk", flat=True)))
-            counted = counting.count() if counting is not None else None
+            locked = counted = None
             with connection.cursor() as cursor:
+                if locking is not None:
+                    cursor.execute(*_select(locking))
+                    locked = len(cursor.fetchall())
+                if counting is not None:
+                    sql, params = _select(counting)
+                    cursor.execute(f"SELECT count(*) FROM ({sql}) AS counted", params)
+                    counted = cursor.fetchone()[0]
                 for sql, params in updates:
                     cursor.execute(sql, params)
             for row in rows:
@@ -56,7 +70,7 @@ def insert_rows(
         return Written(locked, counted)
     parts, params, selects = [], [], []
     if locking is not None:
-        sql, lock_params = locking.order_by().values("pk").query.sql_with_params()
+        sql, lock_params = _select(locking)
         parts.append(f"locked AS MATERIALIZED ({sql})")
         params.extend(lock_params)
         selects.append("(SELECT count(*) FROM locked)")
@@ -73,7 +87,7 @@ def insert_rows(
         params.extend(row_params)
         selects.append(f"(SELECT {quote(row._meta.pk.column)} FROM row{n})")
     if counting is not None:
-        sql, count_params = counting.order_by().values("pk").query.sql_with_params()
+        sql, count_params = _select(counting)
         selects.append(f"(SELECT count(*) FROM ({sql}) AS counted)")
         params.extend(count_params)
     with connection.cursor() as cursor:

@@ -25,8 +25,9 @@ from common.permissions import (
 from common.rows import as_prefetched
 from common.schema import error_responses
 from customers.discounts import is_well_formed, normalise_code
-from customers.models import Customer
+from customers.selectors import customer_by_id
 from inventory.models import Variant
+from inventory.selectors import variants_by_sku
 from orders.models.orders import (
     Fulfilment,
     Order,
@@ -80,11 +81,7 @@ class StoreCodeRelatedField(serializers.SlugRelatedField):
 
 def variants_for_lines(lines: list[dict]) -> list[tuple[Variant, int]]:
     """[{sku, quantity}] → [(variant, quantity)] in one query; unknown SKUs as per-line errors."""
-    skus = {line["sku"] for line in lines}
-    variants = {
-        v.sku: v
-        for v in Variant.objects.select_related("product").filter(sku__in=skus, is_active=True)
-    }
+    variants = variants_by_sku(line["sku"] for line in lines)
     errors = [
         {} if line["sku"] in variants else {"sku": [f"Unknown SKU '{line['sku']}'."]}
         for line in lines
@@ -197,11 +194,7 @@ class OrderCreateInput(Input):
                 errors["channel"] = ["Use web or app."]
         else:
             customer_id = data.get("customer")
-            customer = (
-                Customer.objects.filter(pk=customer_id, merged_into__isnull=True).first()
-                if customer_id is not None
-                else None
-            )
+            customer = customer_by_id(customer_id) if customer_id is not None else None
             if customer is None:
                 errors["customer"] = ["An existing customer id is needed."]
             data["customer"] = customer

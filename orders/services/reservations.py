@@ -12,11 +12,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from common import outbox
 from common.actor import Actor
+from common.compiled import CompiledQuery, Statement
 from common.errors import move_status
 from common.retry import retry_when_busy
 from common.rows import as_prefetched, insert_rows
@@ -367,19 +367,35 @@ def _check_units_per_line(lines: list[tuple[Variant, int]]) -> None:
         )
 
 
-def _customer_lock(customer: Customer) -> QuerySet:
-    """The customer's row, to lock before their holds are counted. NO KEY UPDATE: rows that
-    merely point at the customer (timeline entries written while holding stock rows) must not
-    wait for it, or the two wait on each other."""
-    return Customer.objects.select_for_update(no_key=True).filter(
-        pk=customer.pk, merged_into__isnull=True
+# The two statements every hold sends besides its rows: compiled once (common.compiled).
+_CUSTOMER_LOCK = CompiledQuery(
+    # NO KEY UPDATE: rows that merely point at the customer (timeline entries written while
+    # holding stock rows) must not wait for it, or the two wait on each other.
+    lambda pk: (
+        Customer.objects.select_for_update(no_key=True)
+        .filter(pk=pk, merged_into__isnull=True)
+        .order_by()
+        .values("pk")
     )
+)
+_ACTIVE_HOLDS = CompiledQuery(
+    lambda customer, now: (
+        Reservation.objects.filter(
+            customer_id=customer, status=ReservationStatus.ACTIVE, expires_at__gt=now
+        )
+        .order_by()
+        .values("pk")
+    )
+)
 
 
-def _active_holds(customer: Customer, now: datetime) -> QuerySet:
-    return Reservation.objects.filter(
-        customer=customer, status=ReservationStatus.ACTIVE, expires_at__gt=now
-    )
+def _customer_lock(customer: Customer) -> Statement:
+    """The customer's row (not merged), to lock before their holds are counted."""
+    return _CUSTOMER_LOCK.statement(pk=customer.pk)
+
+
+def _active_holds(customer: Customer, now: datetime) -> Statement:
+    return _ACTIVE_HOLDS.statement(customer=customer.pk, now=now)
 
 
 # --- changing a hold -------------------------------------------------------------------------
