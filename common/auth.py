@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from common.actor import ClientPrincipal
+from common.compiled import CompiledQuery
 from common.models import ApiClient, TokenKind, UserToken, hash_key, new_key
 
 
@@ -73,6 +74,13 @@ def revoke_api_client(client: ApiClient) -> None:
     client.save(update_fields=["is_active", "revoked_at", "updated_at"])
 
 
+# Every API call looks its key up: compiled once per process (common.compiled).
+_CLIENT_BY_KEY = CompiledQuery(lambda digest: ApiClient.objects.filter(key_hash=digest)[:1])
+_TOKEN_BY_KEY = CompiledQuery(
+    lambda digest: UserToken.objects.select_related("user").filter(key_hash=digest)[:1]
+)
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
@@ -87,12 +95,14 @@ class TokenAuthentication(authentication.BaseAuthentication):
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Invalid token.")
         digest = hash_key(key)
-        client = ApiClient.objects.filter(key_hash=digest).first()
+        found = _CLIENT_BY_KEY.objects(digest=digest)
+        client = found[0] if found else None
         if client is not None:
             if not client.is_active:
                 raise exceptions.AuthenticationFailed("This API key has been revoked.")
             return ClientPrincipal(client), client
-        token = UserToken.objects.select_related("user").filter(key_hash=digest).first()
+        found = _TOKEN_BY_KEY.objects(digest=digest)
+        token = found[0] if found else None
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         if token.revoked_at is not None or not token.user.is_active:

@@ -4,6 +4,21 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
 from django.db.models import Q
 
+from common.compiled import CompiledQuery
+
+
+def _permission_names(permissions):
+    return permissions.values_list("content_type__app_label", "codename").order_by().distinct()
+
+
+# Asked on every staff request: compiled once per process (common.compiled).
+_ALL_PERMISSIONS = CompiledQuery(lambda: _permission_names(Permission.objects.all()))
+_PERMISSIONS_OF = CompiledQuery(
+    lambda user: _permission_names(
+        Permission.objects.filter(Q(user__pk=user) | Q(group__user__pk=user))
+    )
+)
+
 
 class PermissionsBackend(ModelBackend):
     """ModelBackend whose `has_perm` reads a login's own and its groups' permissions together.
@@ -16,15 +31,10 @@ class PermissionsBackend(ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            permissions = Permission.objects.all()
-            if not user_obj.is_superuser:
-                permissions = permissions.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            user_obj._perm_cache = {
-                f"{app_label}.{codename}"
-                for app_label, codename in permissions.values_list(
-                    "content_type__app_label", "codename"
-                )
-                .order_by()
-                .distinct()
-            }
+            rows = (
+                _ALL_PERMISSIONS.rows()
+                if user_obj.is_superuser
+                else _PERMISSIONS_OF.rows(user=user_obj.pk)
+            )
+            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in rows}
         return user_obj._perm_cache

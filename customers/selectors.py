@@ -16,19 +16,14 @@ from stores.selectors import staff_roles
 RECENT_MAX = 50
 
 
-_CUSTOMER_COLUMNS = [f.attname for f in Customer._meta.concrete_fields]
 # Every order placed by a webshop or the desk looks its customer up: compiled once.
-_CUSTOMER = CompiledQuery(
-    lambda pk: Customer.objects.filter(pk=pk, merged_into__isnull=True).values_list(
-        *_CUSTOMER_COLUMNS
-    )
-)
+_CUSTOMER = CompiledQuery(lambda pk: Customer.objects.filter(pk=pk, merged_into__isnull=True))
 
 
 def customer_by_id(pk: int) -> Customer | None:
     """The customer with this id, unless unknown or merged into another record."""
-    rows = _CUSTOMER.rows(pk=pk)
-    return Customer.from_db("default", _CUSTOMER_COLUMNS, rows[0]) if rows else None
+    found = _CUSTOMER.objects(pk=pk)
+    return found[0] if found else None
 
 
 def open_consents() -> Prefetch:

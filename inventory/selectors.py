@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from common.compiled import CompiledQuery
-from inventory.models import Product, StockItem, StockMovement, Transfer, TransferLine, Variant
+from inventory.models import StockItem, StockMovement, Transfer, TransferLine, Variant
 from stores.models import Store
 
 
@@ -28,31 +28,16 @@ class StockAvailability:
         return max(self.on_hand - self.reserved - self.safety_stock, 0)
 
 
-_VARIANT_COLUMNS = [f.attname for f in Variant._meta.concrete_fields]
-_PRODUCT_COLUMNS = [f.attname for f in Product._meta.concrete_fields]
-# Every order and hold resolves its SKUs: compiled once (common.compiled), each a variant with its
-# product, as select_related("product") would load them.
+# Every order and hold resolves its SKUs: compiled once (common.compiled).
 _ACTIVE_VARIANTS = CompiledQuery(
-    lambda skus: Variant.objects.filter(sku__in=skus, is_active=True).values_list(
-        *_VARIANT_COLUMNS, *(f"product__{column}" for column in _PRODUCT_COLUMNS)
-    )
+    lambda skus: Variant.objects.filter(sku__in=skus, is_active=True).select_related("product")
 )
 
 
 def variants_by_sku(skus: Iterable[str]) -> dict[str, Variant]:
     """Active SKUs among `skus`, each with its product; a missing key means unknown or no longer
     sold."""
-    skus = list(dict.fromkeys(skus))
-    if not skus:
-        return {}
-    split = len(_VARIANT_COLUMNS)
-    found = {}
-    for row in _ACTIVE_VARIANTS.rows(skus=skus):
-        variant = Variant.from_db("default", _VARIANT_COLUMNS, row[:split])
-        product = Product.from_db("default", _PRODUCT_COLUMNS, row[split:])
-        Variant.product.field.set_cached_value(variant, product)
-        found[variant.sku] = variant
-    return found
+    return {variant.sku: variant for variant in _ACTIVE_VARIANTS.objects(skus=list(skus))}
 
 
 class SkuRef(NamedTuple):

@@ -11,6 +11,7 @@ from time import monotonic
 from django.conf import settings
 from django.db.models import QuerySet
 
+from common.compiled import CompiledQuery
 from stores.models import WEEKDAYS, StaffRole, Store, StoreMembership, parse_spans
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,19 @@ def active_warehouses() -> list[Store]:
     return [store for store in active_stores_by_code() if store.is_warehouse]
 
 
+# Asked on every staff request: compiled once per process (common.compiled).
+_MEMBERSHIPS = CompiledQuery(
+    lambda user: StoreMembership.objects.filter(user_id=user).values_list("store_id", "role")
+)
+
+
 def memberships(user) -> list[tuple[int, str]]:
     """The login's (store id, role) pairs, read once per user object: a request's login is asked
     several times (the access rule, the store scope, the acting channel) and answered once.
     Whoever changes memberships of a login object they keep using calls `forget_memberships`."""
     cached = user.__dict__.get("_store_memberships")
     if cached is None:
-        cached = list(StoreMembership.objects.filter(user=user).values_list("store_id", "role"))
+        cached = _MEMBERSHIPS.rows(user=user.pk) if user.pk is not None else []
         user.__dict__["_store_memberships"] = cached
     return cached
 

@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from common.actor import Actor
+from common.compiled import CompiledQuery
 from inventory.exceptions import InvalidStockRequest, StockConflict
 from inventory.models import StockItem, StockMovement, Variant
 from inventory.webhooks import stock_changed
@@ -64,6 +65,21 @@ def _normalise_lines(lines: Iterable[Any], *, with_cause: bool) -> list[tuple[Va
     return result
 
 
+# Every sale, release and receipt reads its stock rows: compiled once (common.compiled).
+_ITEMS = CompiledQuery(
+    lambda store, variants: StockItem.objects.filter(
+        store_id=store, variant_id__in=variants
+    ).order_by("pk")
+)
+_LOCKED_ITEMS = CompiledQuery(
+    lambda store, variants: (
+        StockItem.objects.filter(store_id=store, variant_id__in=variants)
+        .order_by("pk")
+        .select_for_update()
+    )
+)
+
+
 def _items_for(
     store: Store, variant_ids: Iterable[int], *, create: bool, lock: bool
 ) -> dict[int, StockItem]:
@@ -71,10 +87,8 @@ def _items_for(
     variant_ids = set(variant_ids)
 
     def fetch() -> dict[int, StockItem]:
-        qs = StockItem.objects.filter(store=store, variant_id__in=variant_ids).order_by("pk")
-        if lock:
-            qs = qs.select_for_update()
-        return {item.variant_id: item for item in qs}
+        rows = (_LOCKED_ITEMS if lock else _ITEMS).objects(store=store.pk, variants=variant_ids)
+        return {item.variant_id: item for item in rows}
 
     items = fetch()
     if create and len(items) < len(variant_ids):

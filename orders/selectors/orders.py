@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from common.compiled import CompiledQuery
 from customers.models import Customer
 from inventory.models import StockItem
 from orders.models.orders import Order, OrderLine, OrderStatusChange
@@ -34,17 +35,27 @@ def order_by_number(number: str) -> Order | None:
     return orders_with_details().filter(number=number).first()
 
 
+# Read by every step a caller takes on an order: compiled once per process (common.compiled).
+_ORDER_BY_NUMBER = CompiledQuery(
+    lambda number: Order.objects.filter(number=number).order_by("pk")[:1]
+)
+_ORDER_HISTORY = CompiledQuery(
+    lambda order: (
+        OrderStatusChange.objects.select_related("actor_user", "actor_client")
+        .filter(order_id=order)
+        .order_by("at", "pk")
+    )
+)
+
+
 def order_to_act_on(number: str) -> Order | None:
     """The order alone: a workflow step locks and reads what it needs itself."""
-    return Order.objects.filter(number=number).first()
+    found = _ORDER_BY_NUMBER.objects(number=number)
+    return found[0] if found else None
 
 
 def order_history(order: Order) -> list[OrderStatusChange]:
-    return list(
-        OrderStatusChange.objects.select_related("actor_user", "actor_client")
-        .filter(order=order)
-        .order_by("at", "pk")
-    )
+    return _ORDER_HISTORY.objects(order=order.pk)
 
 
 def orders_of_customer(customer: Customer) -> QuerySet[Order]:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from common import outbox
 from common.actor import Actor
+from common.compiled import CompiledQuery
 from common.errors import Forbidden, IllegalTransition, InvalidInput, move_status
 from common.models import Channel
 from common.retry import retry_when_busy
@@ -529,19 +530,16 @@ def create_counter_sale(
 # --- click & collect -------------------------------------------------------------------------
 
 
-def _lock(order: Order) -> Order:
-    return (
+# Every step of an order locks it first: compiled once per process (common.compiled).
+_LOCKED_ORDER = CompiledQuery(
+    lambda pk: (
         Order.objects.select_for_update(of=("self",))
         .select_related("customer", "pickup_store", "fulfilment_store", "transfer")
-        .get(pk=order.pk)
+        .filter(pk=pk)
     )
-
-
-def _lock_with_lines(order: Order) -> tuple[Order, list[OrderLine]]:
-    """The order locked and its lines, in one statement. The lines come from the statement's
-    snapshot, the order row as it is once locked: fine for a step that needs a given status,
-    as every change to a line also moves the order out of that status."""
-    order_lines = list(
+)
+_LOCKED_ORDER_LINES = CompiledQuery(
+    lambda order: (
         OrderLine.objects.select_for_update(of=("order",))
         .select_related(
             "variant",
@@ -550,9 +548,24 @@ def _lock_with_lines(order: Order) -> tuple[Order, list[OrderLine]]:
             "order__fulfilment_store",
             "order__transfer",
         )
-        .filter(order_id=order.pk)
+        .filter(order_id=order)
         .order_by("pk")
     )
+)
+
+
+def _lock(order: Order) -> Order:
+    found = _LOCKED_ORDER.objects(pk=order.pk)
+    if not found:
+        raise Order.DoesNotExist(f"Order {order.pk} does not exist.")
+    return found[0]
+
+
+def _lock_with_lines(order: Order) -> tuple[Order, list[OrderLine]]:
+    """The order locked and its lines, in one statement. The lines come from the statement's
+    snapshot, the order row as it is once locked: fine for a step that needs a given status,
+    as every change to a line also moves the order out of that status."""
+    order_lines = _LOCKED_ORDER_LINES.objects(order=order.pk)
     if not order_lines:
         return _lock(order), []
     locked = order_lines[0].order

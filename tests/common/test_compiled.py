@@ -169,3 +169,54 @@ def test_customer_by_id_is_the_customer_unless_unknown_or_merged():
     assert found == kept and found.email == kept.email and found._state.adding is False
     assert customer_by_id(merged.pk) is None
     assert customer_by_id(10**12) is None
+
+
+def test_a_stand_in_beyond_the_fields_range_never_reads_as_no_rows(monkeypatch):
+    """Django answers a lookup beyond a column's range with no rows (EmptyResultSet) rather
+    than SQL: learning with such a stand-in must fall back to compiling, not to no rows."""
+    from common import compiled as module
+
+    monkeypatch.setattr(module, "_BASE_INT", 2**63 + 1_000)
+    drill = VariantFactory()
+    build = Counting(lambda pk: Variant.objects.filter(pk=pk).values_list("sku"))
+    compiled = CompiledQuery(build)
+
+    assert compiled.rows(pk=drill.pk) == [(drill.sku,)]
+    assert compiled.rows(pk=drill.pk) == [(drill.sku,)]
+    assert build.calls == 3  # the learning failed once, then compiled for each call
+
+
+def test_objects_are_model_instances_with_their_related_rows_as_select_related_loads_them():
+    store = StoreFactory()
+    customer = CustomerFactory()
+    hold = Reservation.objects.create(
+        customer=customer,
+        store=store,
+        status=ReservationStatus.ACTIVE,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    compiled = CompiledQuery(
+        lambda customer: Reservation.objects.select_related("customer", "store").filter(
+            customer_id=customer
+        )
+    )
+
+    (found,) = compiled.objects(customer=customer.pk)
+
+    assert found == hold and found._state.adding is False and found._state.db == "default"
+    assert found.customer.email == customer.email and found.store.code == store.code
+    assert compiled.objects(customer=customer.pk + 1000) == []
+    values = CompiledQuery(lambda pk: Reservation.objects.filter(pk=pk).values_list("pk"))
+    with pytest.raises(TypeError):
+        values.objects(pk=hold.pk)
+
+
+def test_a_list_longer_than_a_hundred_is_compiled_every_time_and_kept_nowhere():
+    skus = [VariantFactory().sku for _ in range(3)]
+    build = Counting(lambda skus: Variant.objects.filter(sku__in=skus).values_list("sku"))
+    compiled = CompiledQuery(build)
+    asked = skus + [f"NONE-{n}" for n in range(120)]
+
+    assert sorted(compiled.rows(skus=asked)) == sorted((s,) for s in skus)
+    assert sorted(compiled.rows(skus=asked)) == sorted((s,) for s in skus)
+    assert build.calls == 2 and compiled._shapes == {}
