@@ -22,6 +22,7 @@ from common.actor import actor_from_request
 from common.idempotency import idempotent
 from common.input_guard import MAX_ID
 from common.models import Channel
+from common.output import ModelOutput
 from common.pagination import PAGE_PARAMETERS, PageNumberPagination
 from common.permissions import customer_of, is_channel_client
 from common.schema import error_response, error_responses
@@ -88,7 +89,7 @@ class ReturnCreateInput(serializers.Serializer):
         return attrs
 
 
-class ReturnLineOutput(serializers.ModelSerializer):
+class ReturnLineOutput(ModelOutput):
     sku = serializers.CharField(source="order_line.sku")
     name = serializers.CharField(source="order_line.name")
 
@@ -107,13 +108,13 @@ class ReturnLineOutput(serializers.ModelSerializer):
         ]
 
 
-class ReturnHistoryOutput(serializers.ModelSerializer):
+class ReturnHistoryOutput(ModelOutput):
     class Meta:
         model = ReturnStatusChange
         fields = ["from_status", "to_status", "channel", "note", "at"]
 
 
-class ReturnOutput(serializers.ModelSerializer):
+class ReturnOutput(ModelOutput):
     order = serializers.SlugRelatedField(slug_field="number", read_only=True)
     store = serializers.SlugRelatedField(slug_field="code", read_only=True)
     replacement_order = serializers.SlugRelatedField(slug_field="number", read_only=True)
@@ -293,14 +294,16 @@ def _visible_return(request, pk: int) -> Return:
 def _staff_return(request, pk: int) -> Return:
     """A return announced for one of the staff member's stores; checked before the body is read,
     so a foreign store learns nothing about it."""
-    return_request = get_object_or_404(Return.objects.select_related("store"), pk=pk)
+    return_request = selectors.return_with_store(pk)
+    if return_request is None:
+        raise Http404
     if return_request.store_id not in store_ids_for_staff(request.user):
         raise PermissionDenied("This return arrives at a store you do not work in.")
     return return_request
 
 
 def _detail(pk: int) -> dict:
-    return ReturnOutput(selectors.return_with_details().get(pk=pk)).data
+    return ReturnOutput(selectors.return_detail(pk)).data
 
 
 # --- views -----------------------------------------------------------------------------------

@@ -4,9 +4,19 @@ order look-up, and store credit."""
 from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from common.compiled import CompiledQuery
+from common.rows import as_prefetched
 from customers.models import Customer, ServiceNote, StoreCreditEntry
 from customers.selectors import find_customers
-from orders.models import Order, OrderLine, Refund, Return, ReturnLine, ReturnStatus
+from orders.models import (
+    Order,
+    OrderLine,
+    Refund,
+    Return,
+    ReturnLine,
+    ReturnStatus,
+    ReturnStatusChange,
+)
 
 
 def return_with_details() -> QuerySet[Return]:
@@ -21,6 +31,50 @@ def return_with_details() -> QuerySet[Return]:
         ),
         "history",
     )
+
+
+# Every step of a return answers with its detail: compiled once per process (common.compiled).
+_RETURN = CompiledQuery(
+    lambda pk: Return.objects.select_related(
+        "order", "customer", "store", "replacement_order"
+    ).filter(pk=pk)
+)
+_RETURN_LINES = CompiledQuery(
+    lambda pk: (
+        ReturnLine.objects.select_related("order_line").filter(return_request_id=pk).order_by("pk")
+    )
+)
+_RETURN_REFUNDS = CompiledQuery(
+    lambda pk: Refund.objects.filter(return_request_id=pk).order_by("created_at", "pk")
+)
+_RETURN_HISTORY = CompiledQuery(lambda pk: ReturnStatusChange.objects.filter(return_request_id=pk))
+
+
+_RETURN_WITH_STORE = CompiledQuery(lambda pk: Return.objects.select_related("store").filter(pk=pk))
+
+
+def return_with_store(pk: int) -> Return | None:
+    """A return and the store it arrives at (who may act on it), or None."""
+    found = _RETURN_WITH_STORE.objects(pk=pk)
+    return found[0] if found else None
+
+
+def return_detail(pk: int) -> Return | None:
+    """One return with what `return_with_details` loads for it, or None."""
+    found = _RETURN.objects(pk=pk)
+    if not found:
+        return None
+    return_request = found[0]
+    related = {
+        "lines": _RETURN_LINES.objects(pk=pk),
+        "refunds": _RETURN_REFUNDS.objects(pk=pk),
+        "history": _RETURN_HISTORY.objects(pk=pk),
+    }
+    for rows in related.values():
+        for row in rows:
+            # As a prefetch leaves them: each row knows its return without a query.
+            type(row).return_request.field.set_cached_value(row, return_request)
+    return as_prefetched(return_request, **related)
 
 
 def returns_of_customer(customer: Customer) -> QuerySet[Return]:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from common import outbox
 from common.actor import Actor
+from common.compiled import CompiledQuery
 from common.errors import (
     ApplicationError,
     Forbidden,
@@ -111,14 +112,22 @@ def _record_status(
     )
 
 
-def _lock_return(return_request: Return) -> Return:
-    # of=("self",): lock the return only, not the order, customer and store rows it joins.
-    locked = (
+# of=("self",): lock the return only, not the order, customer and store rows it joins. Every
+# step of a return takes it: compiled once per process (common.compiled).
+_LOCKED_RETURN = CompiledQuery(
+    lambda pk: (
         Return.objects.select_for_update(of=("self",))
         .select_related("order", "customer", "store")
-        .get(pk=return_request.pk)
+        .filter(pk=pk)
     )
-    return locked
+)
+
+
+def _lock_return(return_request: Return) -> Return:
+    found = _LOCKED_RETURN.objects(pk=return_request.pk)
+    if not found:
+        raise Return.DoesNotExist(f"Return {return_request.pk} does not exist.")
+    return found[0]
 
 
 def _require_staff_of(actor: Actor, store: Store, what: str) -> None:
