@@ -25,25 +25,28 @@ broker) are checked at the end; exit status 1 when one is missed or a call faile
 """
 
 import argparse
-import json
 import os
 import random
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._setup import table  # noqa: E402
+from bench._setup import (  # noqa: E402
+    Gunicorn,
+    call,
+    drop_database,
+    make_drill_shop,
+    migrate,
+    recreate_database,
+    table,
+)
 
 # operation → highest allowed multiple of the GET (set-ups with a broker).
 TARGETS = {"reservation": 2.5, "order 1 line": 3.0, "order 3 lines": 3.0, "availability 20": 1.5}
@@ -73,23 +76,6 @@ def parse_args() -> argparse.Namespace:
 # --- the data --------------------------------------------------------------------------------
 
 
-def recreate_database(server: str, name: str) -> None:
-    import psycopg
-
-    if "bench" not in name:
-        raise SystemExit("Benchmarks only use databases with 'bench' in the name.")
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(server: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def vacuum(server: str, name: str) -> None:
     """Each set-up starts from a database at rest: the one before left dead row versions behind
     (every call rewrites a stock row of only 40), which autovacuum would clear in its own time."""
@@ -100,101 +86,27 @@ def vacuum(server: str, name: str) -> None:
 
 
 def prepare_data() -> dict:
-    """Migrate, then create the retailer's data through the services."""
-    import django
-
-    django.setup()
-    from decimal import Decimal
-
-    from django.core.management import call_command
+    """Migrate, then the shop (through the services) and a store manager's token."""
+    migrate()
     from django.db import connection
 
-    call_command("migrate", verbosity=0, interactive=False)
-
-    from common.actor import Actor
-    from common.auth import create_api_client_key, issue_user_token
-    from common.models import Channel
-    from customers.models import Customer
-    from inventory import services as stock
-    from inventory.models import Category, Product, Variant
-    from inventory.validators import ean13_check_digit
+    from common.auth import issue_user_token
     from stores.models import StaffRole, Store
     from stores.services import create_or_update_staff
 
-    store = Store.objects.create(
-        code="BER-01",
-        name="Berlin Mitte",
-        street="Alexanderplatz 1",
-        postcode="10178",
-        city="Berlin",
-        latitude=Decimal("52.521918"),
-        longitude=Decimal("13.413215"),
-    )
-    category = Category.objects.create(name="Tools", slug="tools")
-    products = Product.objects.bulk_create(
-        [Product(name=f"Drill {n}", category=category) for n in range(SKUS)]
-    )
-    variants = Variant.objects.bulk_create(
-        [
-            Variant(
-                product=product,
-                sku=f"DRL-{n:05d}",
-                ean=f"400{n:09d}" + str(ean13_check_digit(f"400{n:09d}")),
-                price=Decimal("99.90"),
-            )
-            for n, product in enumerate(products)
-        ]
-    )
-    stock.receive(
-        actor=Actor.system(), store=store, lines=[(v, 10_000_000) for v in variants], reason="bench"
-    )
-    customers = Customer.objects.bulk_create(
-        [Customer(email=f"bench{n}@example.de", first_name="Bench") for n in range(200)]
-    )
-    _, key = create_api_client_key(name="bench-webshop", channel=Channel.WEB)
+    data = make_drill_shop(skus=SKUS, customers=200, units=10_000_000)
     manager, _ = create_or_update_staff(
         username="bench-manager",
-        stores=[store],
+        stores=[Store.objects.get(code=data["store"])],
         role=StaffRole.MANAGER,
         password="Xq7-lantern-Otter-4411",
     )
-    data = {
-        "key": key,
-        "staff": issue_user_token(manager),
-        "store": store.code,
-        "skus": [v.sku for v in variants],
-        "customers": [c.pk for c in customers],
-    }
+    data["staff"] = issue_user_token(manager)
     connection.close()
     return data
 
 
 # --- HTTP ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def call(method: str, url: str, token: str, body: dict | None = None) -> tuple[int, dict, float]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-    )
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            payload = json.loads(response.read() or b"null")
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        payload = json.loads(exc.read() or b"null")
-        status = exc.code
-    return status, payload, time.perf_counter() - started
 
 
 def broker_reachable(url: str) -> bool:
@@ -208,39 +120,6 @@ def broker_reachable(url: str) -> bool:
             return True
     except OSError:
         return False
-
-
-class Server:
-    """gunicorn on a free port with the benchmark's environment; stopped on exit."""
-
-    def __init__(self, env: dict, workers: int, data: dict) -> None:
-        self.base = f"http://127.0.0.1:{free_port()}"
-        gunicorn = Path(sys.executable).parent / "gunicorn"
-        self.process = subprocess.Popen(
-            [str(gunicorn), "config.wsgi", "-w", str(workers), "-b", self.base[7:]]
-            + ["--log-level", "warning", "--timeout", "60", "--keep-alive", "5"],
-            cwd=ROOT,
-            env=env,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit("gunicorn exited early")
-            try:
-                status, _, _ = call("GET", f"{self.base}/api/v1/stores/", data["key"])
-                if status == 200:
-                    return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise SystemExit("gunicorn did not answer in time")
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 # --- the operations --------------------------------------------------------------------------
@@ -438,7 +317,7 @@ def run_setup(label: str, env: dict, workers: int, data: dict, args, levels: lis
     (two thirds of the operation's time in all), and is compared with those windows: the
     machine's speed drifts within a set-up (another process, the database's own upkeep), and a
     ratio must compare like with like."""
-    server = Server(env, workers, data)
+    server = Gunicorn(env, workers, data["key"])
     pools = {"placed": Pool(), "ready": Pool(), "collected": Pool()}
     results = []
     try:
