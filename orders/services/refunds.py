@@ -34,6 +34,7 @@ from django.utils import timezone
 from common import outbox
 from common.actor import Actor
 from common.errors import ApplicationError
+from common.retry import retry_when_busy
 from customers.models import TimelineKind
 from customers.services import add_store_credit_entry, record_timeline_event
 from orders import webhooks
@@ -352,6 +353,7 @@ def mark_refund_failed(last_error: str = "", *, refund_id: int) -> None:
     )
 
 
+@retry_when_busy
 def retry_refund(*, actor: Actor, refund: Refund) -> Refund:
     """Ask the provider again for a failed refund (same idempotency key: it cannot pay twice).
 

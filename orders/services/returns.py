@@ -544,6 +544,7 @@ def refund_due(return_request: Return) -> Decimal:
     return max(min(total, order.total - refunded_total(order)), Decimal("0.00"))
 
 
+@retry_when_busy
 def refund_return(
     *,
     actor: Actor,
@@ -639,6 +640,7 @@ def _spread_over_lines(return_request: Return, amounts: dict[int, Decimal], tota
 # --- exchange --------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def exchange_return(
     *,
     actor: Actor,
@@ -713,6 +715,7 @@ def exchange_return(
 # --- reject ----------------------------------------------------------------------------------
 
 
+@retry_when_busy
 def reject_return(*, actor: Actor, return_request: Return, reason: str) -> Return:
     """Refuse an announced return (e.g. never arrived, not bought here); its units become
     returnable again. Raises InvalidInput (400) without a reason, Forbidden (403) for staff of
@@ -743,6 +746,7 @@ def reject_return(*, actor: Actor, return_request: Return, reason: str) -> Retur
 # --- the store counter -----------------------------------------------------------------------
 
 
+@retry_when_busy
 def counter_return(
     *,
     actor: Actor,
