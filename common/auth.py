@@ -95,14 +95,12 @@ class TokenAuthentication(authentication.BaseAuthentication):
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Invalid token.")
         digest = hash_key(key)
-        found = _CLIENT_BY_KEY.objects(digest=digest)
-        client = found[0] if found else None
+        client = _CLIENT_BY_KEY.first(digest=digest)
         if client is not None:
             if not client.is_active:
                 raise exceptions.AuthenticationFailed("This API key has been revoked.")
             return ClientPrincipal(client), client
-        found = _TOKEN_BY_KEY.objects(digest=digest)
-        token = found[0] if found else None
+        token = _TOKEN_BY_KEY.first(digest=digest)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         if token.revoked_at is not None or not token.user.is_active:

@@ -88,9 +88,10 @@ class CompiledQuery:
     iterating the queryset would build them.
 
     Values are int, str or datetime, or a list of one of them (`sku__in=`); a list's length is
-    part of the shape, so each length up to 100 is compiled once (longer ones every time). Duplicates in a list are dropped first,
-    as Django's `__in` does; an empty list where Django needs a match gives no rows (`rows`) or
-    EmptyResultSet (`statement`), as compiling the queryset would."""
+    part of the shape, so each length up to 100 is compiled once (longer ones every time).
+    Duplicates in a list are dropped first, as Django's `__in` does; an empty list where Django
+    needs a match gives no rows (`rows`, `objects`) or EmptyResultSet (`statement`), as compiling
+    the queryset would."""
 
     def __init__(self, build: Callable[..., QuerySet]) -> None:
         self.build = build
@@ -143,6 +144,11 @@ class CompiledQuery:
                 setattr(instance, name, row[position])
             found.append(instance)
         return found
+
+    def first(self, using: str = "default", **values: Any):
+        """The first instance `objects()` gives, or None."""
+        found = self.objects(using, **values)
+        return found[0] if found else None
 
     def _bind(self, using: str, values: dict) -> tuple[_Compiled, list]:
         values = {

@@ -45,8 +45,7 @@ def insert_rows(
 ) -> Written:
     """Lock the rows of `locking` (a `select_for_update()` queryset, or its `Statement` from
     common.compiled), run `updates` (from `update_statement`), then INSERT each unsaved instance
-    and set its primary key: one statement
-    on PostgreSQL. A row may point at another row of the same call (a line at its reservation,
+    and set its primary key: one statement on PostgreSQL. A row may point at another row of the same call (a line at its reservation,
     the parent listed first). Returns how many rows were locked and how many rows `counting`
     selects, counted as the database stood before this call: the rows written by an earlier
     statement of the transaction count, those of this call do not. (A count that must see what

@@ -22,8 +22,7 @@ _CUSTOMER = CompiledQuery(lambda pk: Customer.objects.filter(pk=pk, merged_into_
 
 def customer_by_id(pk: int) -> Customer | None:
     """The customer with this id, unless unknown or merged into another record."""
-    found = _CUSTOMER.objects(pk=pk)
-    return found[0] if found else None
+    return _CUSTOMER.first(pk=pk)
 
 
 def open_consents() -> Prefetch:

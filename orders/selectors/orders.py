@@ -50,8 +50,7 @@ _ORDER_HISTORY = CompiledQuery(
 
 def order_to_act_on(number: str) -> Order | None:
     """The order alone: a workflow step locks and reads what it needs itself."""
-    found = _ORDER_BY_NUMBER.objects(number=number)
-    return found[0] if found else None
+    return _ORDER_BY_NUMBER.first(number=number)
 
 
 def order_history(order: Order) -> list[OrderStatusChange]:

@@ -48,23 +48,19 @@ _RETURN_REFUNDS = CompiledQuery(
     lambda pk: Refund.objects.filter(return_request_id=pk).order_by("created_at", "pk")
 )
 _RETURN_HISTORY = CompiledQuery(lambda pk: ReturnStatusChange.objects.filter(return_request_id=pk))
-
-
 _RETURN_WITH_STORE = CompiledQuery(lambda pk: Return.objects.select_related("store").filter(pk=pk))
 
 
 def return_with_store(pk: int) -> Return | None:
     """A return and the store it arrives at (who may act on it), or None."""
-    found = _RETURN_WITH_STORE.objects(pk=pk)
-    return found[0] if found else None
+    return _RETURN_WITH_STORE.first(pk=pk)
 
 
 def return_detail(pk: int) -> Return | None:
     """One return with what `return_with_details` loads for it, or None."""
-    found = _RETURN.objects(pk=pk)
-    if not found:
+    return_request = _RETURN.first(pk=pk)
+    if return_request is None:
         return None
-    return_request = found[0]
     related = {
         "lines": _RETURN_LINES.objects(pk=pk),
         "refunds": _RETURN_REFUNDS.objects(pk=pk),

@@ -555,10 +555,10 @@ _LOCKED_ORDER_LINES = CompiledQuery(
 
 
 def _lock(order: Order) -> Order:
-    found = _LOCKED_ORDER.objects(pk=order.pk)
-    if not found:
+    locked = _LOCKED_ORDER.first(pk=order.pk)
+    if locked is None:
         raise Order.DoesNotExist(f"Order {order.pk} does not exist.")
-    return found[0]
+    return locked
 
 
 def _lock_with_lines(order: Order) -> tuple[Order, list[OrderLine]]:

@@ -124,10 +124,10 @@ _LOCKED_RETURN = CompiledQuery(
 
 
 def _lock_return(return_request: Return) -> Return:
-    found = _LOCKED_RETURN.objects(pk=return_request.pk)
-    if not found:
+    locked = _LOCKED_RETURN.first(pk=return_request.pk)
+    if locked is None:
         raise Return.DoesNotExist(f"Return {return_request.pk} does not exist.")
-    return found[0]
+    return locked
 
 
 def _require_staff_of(actor: Actor, store: Store, what: str) -> None:

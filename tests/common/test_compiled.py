@@ -206,6 +206,8 @@ def test_objects_are_model_instances_with_their_related_rows_as_select_related_l
     assert found == hold and found._state.adding is False and found._state.db == "default"
     assert found.customer.email == customer.email and found.store.code == store.code
     assert compiled.objects(customer=customer.pk + 1000) == []
+    assert compiled.first(customer=customer.pk) == hold
+    assert compiled.first(customer=customer.pk + 1000) is None
     values = CompiledQuery(lambda pk: Reservation.objects.filter(pk=pk).values_list("pk"))
     with pytest.raises(TypeError):
         values.objects(pk=hold.pk)
