@@ -42,12 +42,7 @@ def django_on_fresh_database(server: str, name: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["DJANGO_DEBUG"] = "0"  # DEBUG would keep every query in memory
     os.environ.setdefault("CONN_MAX_AGE", "600")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
+    migrate()
 
 
 def make_catalogue(count: int, prefix: str = "B"):

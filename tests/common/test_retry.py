@@ -104,18 +104,23 @@ def place(api, customer, store, variant, **headers):
     return api.post("/api/v1/orders/", body, format="json", **headers)
 
 
-def deadlocking_create(times: int):
-    """Order creation that is a deadlock's victim the first `times` times."""
-    real = order_services._create_order
+def deadlocking(module, name: str, times: int):
+    """`module.name`, a deadlock's victim the first `times` times it is called: (calls, patch)."""
+    real = getattr(module, name)
     calls: list[int] = []
 
-    def create(**kwargs):
+    def victim(*args, **kwargs):
         calls.append(1)
         if len(calls) <= times:
             raise deadlock()
-        return real(**kwargs)
+        return real(*args, **kwargs)
 
-    return calls, mock.patch.object(order_services, "_create_order", create)
+    return calls, mock.patch.object(module, name, victim)
+
+
+def deadlocking_create(times: int):
+    """Order creation that is a deadlock's victim the first `times` times."""
+    return deadlocking(order_services, "_create_order", times)
 
 
 @FAST

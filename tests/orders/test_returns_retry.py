@@ -2,7 +2,6 @@
 database picks them as a deadlock's victim: one outcome, written once."""
 
 from decimal import Decimal
-from unittest import mock
 
 import pytest
 
@@ -11,7 +10,7 @@ from orders.models import Refund, RefundStatus, ReturnStatus
 from orders.services import refunds as refund_services
 from orders.services import returns as return_services
 from orders.services.returns import ReturnLineRequest
-from tests.common.test_retry import deadlock
+from tests.common.test_retry import deadlocking
 from tests.factories import StoreFactory, VariantFactory
 from tests.orders.factories_returns import bought
 
@@ -25,20 +24,6 @@ def fast_retries(settings):
 
 
 SYSTEM = Actor.system()
-
-
-def deadlocked_once(module, name: str):
-    """`module.name`, which is a deadlock's victim the first time it is called."""
-    real = getattr(module, name)
-    calls: list[int] = []
-
-    def first_fails(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise deadlock()
-        return real(*args, **kwargs)
-
-    return calls, mock.patch.object(module, name, first_fails)
 
 
 @pytest.fixture
@@ -67,7 +52,7 @@ def received(return_request):
 
 def test_a_refund_hit_by_a_deadlock_is_run_again_and_books_one_refund(order):
     return_request = received(announced(order))
-    calls, patch = deadlocked_once(return_services, "_record_status")
+    calls, patch = deadlocking(return_services, "_record_status", times=1)
     with patch:
         (refund,) = return_services.refund_return(
             actor=SYSTEM, return_request=return_request, method="store_credit"
@@ -82,7 +67,7 @@ def test_a_refund_hit_by_a_deadlock_is_run_again_and_books_one_refund(order):
 
 def test_a_rejection_hit_by_a_deadlock_is_run_again(order):
     return_request = announced(order)
-    calls, patch = deadlocked_once(return_services, "_record_status")
+    calls, patch = deadlocking(return_services, "_record_status", times=1)
     with patch:
         return_services.reject_return(
             actor=SYSTEM, return_request=return_request, reason="Not bought here"
@@ -96,7 +81,7 @@ def test_a_rejection_hit_by_a_deadlock_is_run_again(order):
 
 def test_a_counter_return_hit_by_a_deadlock_is_run_again_and_written_once(order):
     line = order.lines.get()
-    calls, patch = deadlocked_once(return_services, "_record_status")
+    calls, patch = deadlocking(return_services, "_record_status", times=1)
     with patch:
         return_request, refunds = return_services.counter_return(
             actor=SYSTEM,
@@ -120,7 +105,7 @@ def test_a_refunds_retry_hit_by_a_deadlock_is_run_again(order):
     )
     Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED)
     refund.refresh_from_db()
-    calls, patch = deadlocked_once(refund_services, "settle_payment_status")
+    calls, patch = deadlocking(refund_services, "settle_payment_status", times=1)
     with patch:
         retried = refund_services.retry_refund(actor=SYSTEM, refund=refund)
 
